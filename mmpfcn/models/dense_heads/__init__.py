@@ -1,0 +1,3 @@
+from .kernel_generator import KernelGenerator
+
+__all__ = ['KernelGenerator']

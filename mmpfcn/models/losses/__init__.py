@@ -1,0 +1,3 @@
+from .weighted_dice_loss import WeightedDiceLoss
+
+__all__ = ['WeightedDiceLoss']

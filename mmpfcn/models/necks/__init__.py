@@ -1,0 +1,3 @@
+from .feature_encoder import FeatureEncoder
+
+__all__ = ['FeatureEncoder']

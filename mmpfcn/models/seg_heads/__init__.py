@@ -1,0 +1,3 @@
+from .kernel_fusion import KernelFusion
+
+__all__ = ['KernelFusion']

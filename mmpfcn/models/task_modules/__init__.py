@@ -1,0 +1,3 @@
+from .panoptic_fcn_target_generator import PanopticFCNTargetGenerator
+
+__all__ = ['PanopticFCNTargetGenerator']

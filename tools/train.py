@@ -1,0 +1,65 @@
+"""Train a model from an mmpfcn config (MMDetection 3.x command line).
+
+Also the entry point of ``mim train mmpfcn CONFIG``.
+"""
+import argparse
+
+from mmdet.utils import setup_cache_size_limit_of_dynamo
+from mmengine.config import Config
+
+import mmpfcn  # noqa: F401  (registers modules, installs safe loading)
+from mmpfcn.utils.cli import build_runner, load_config, parse_runner_args
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual over the base batch size')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint; without a path, resume from the '
+        'latest checkpoint in the work directory')
+    return parse_runner_args(parser)
+
+
+def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Fold ``--amp``, ``--auto-scale-lr`` and ``--resume`` into ``cfg``."""
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise RuntimeError('--auto-scale-lr needs '
+                               '"auto_scale_lr.base_batch_size" in the config')
+        cfg.auto_scale_lr.enable = True
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    # Fewer torch.compile recompilations (DYNAMO_CACHE_SIZE_LIMIT), as MMDet.
+    setup_cache_size_limit_of_dynamo()
+    cfg = apply_train_args(load_config(args), args)
+    build_runner(cfg).train()
+
+
+if __name__ == '__main__':
+    main()
