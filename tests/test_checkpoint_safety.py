@@ -8,6 +8,7 @@ import pickle
 import shutil
 from typing import Any, Callable, Tuple
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -148,6 +149,17 @@ def test_malicious_checkpoint_is_refused(tmp_path, make_payload, global_name):
     assert f'Refusing to load checkpoint {path}' in str(error.value)
     assert f"the global '{global_name}'" in str(error.value)
     assert not osp.exists(marker)
+
+
+def test_refusal_names_an_unlisted_class(tmp_path):
+    """Classes rejected while rebuilding an object are named too: MMEngine
+    logs float64, so a float32 array is not on the list."""
+    path = str(tmp_path / 'float32.pth')
+    torch.save(dict(meta=dict(history=np.zeros(2, dtype=np.float32))), path)
+
+    with pytest.raises(
+            UnsafeCheckpointError, match="global 'numpy.dtypes.Float32DType'"):
+        _load_checkpoint(path)
 
 
 def test_runner_load_from_refuses_malicious_checkpoint(tiny_cfg, tmp_path,

@@ -9,7 +9,6 @@ path from config to panoptic output runs.
 import argparse
 import os.path as osp
 import sys
-import warnings
 from typing import List
 
 import numpy as np
@@ -61,8 +60,8 @@ def main() -> int:
     args = parse_args()
     if not osp.isfile(args.config):
         print(
-            f'[demo] config {args.config} does not exist yet; the Panoptic '
-            'FCN config is still being written, so there is nothing to run.',
+            f'[demo] config {args.config} does not exist (yet?): nothing to '
+            'run. Pass an existing Panoptic FCN config.',
             file=sys.stderr)
         return 1
 
@@ -77,10 +76,9 @@ def main() -> int:
 
     cfg = Config.fromfile(args.config)
     cfg.model.backbone.init_cfg = None
-    with warnings.catch_warnings():
-        # The dataset's own metainfo replaces init_detector's COCO default.
-        warnings.filterwarnings('ignore', message='checkpoint is None')
-        model = init_detector(cfg, checkpoint=None, device=args.device)
+    model = init_detector(cfg, checkpoint=None, device=args.device)
+    # Replace init_detector's checkpoint-less default (COCO's 80 classes,
+    # which it warns about) with the test dataset's own metainfo.
     dataset_cfg = cfg.test_dataloader.dataset
     dataset_class = DATASETS.get(dataset_cfg.type)
     model.dataset_meta = dataset_cfg.get('metainfo', dataset_class.METAINFO)

@@ -26,7 +26,9 @@ from mmengine.runner.checkpoint import CheckpointLoader
 # with every buffer (see ``HistoryBuffer._set_default_statistics``).
 HISTORY_BUFFER_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
 
-_REJECTED_GLOBAL = re.compile(r'GLOBAL (\S+)')
+# torch names a rejected global in its GLOBAL check, and a rejected class of
+# an object being rebuilt (BUILD) as "but got <class '...'>".
+_REJECTED_GLOBAL = re.compile(r"GLOBAL (\S+)|but got <class '([^']+)'>")
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -96,10 +98,10 @@ def refusal_error(filename: str,
             f'unpickler rejected it ({error}).')
     return UnsafeCheckpointError(
         f"Refusing to load checkpoint {filename}: it contains the global "
-        f"'{match.group(1)}', which is not on mmpfcn's allow-list "
-        '(mmpfcn.utils.checkpoint_safety.mmengine_safe_globals). Loading it '
-        'could run code stored in the file. Only if you trust the file and '
-        'the global is plain data, allow it with '
+        f"'{match.group(1) or match.group(2)}', which is not on mmpfcn's "
+        'allow-list (mmpfcn.utils.checkpoint_safety.mmengine_safe_globals). '
+        'Loading it could run code stored in the file. Only if you trust the '
+        'file and the global is plain data, allow it with '
         'torch.serialization.add_safe_globals([...]).')
 
 

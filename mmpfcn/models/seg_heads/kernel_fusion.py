@@ -250,6 +250,8 @@ class KernelFusion(BaseModule):
 
     def _resize(self, probs: Tensor, img_shape: Sequence[int], out_shape: Sequence[int]) -> Tensor:
         """Upsample stride-4 probabilities, crop the padding and resize to ``out_shape``."""
+        if not len(probs):
+            return probs.new_zeros((0, *out_shape))
         probs = F.interpolate(probs[None], scale_factor=self.common_stride, mode='bilinear',
                               align_corners=False)[..., :img_shape[0], :img_shape[1]]
         if tuple(probs.shape[-2:]) != tuple(out_shape):
