@@ -8,28 +8,32 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 
+# Named steps, so that variants change only the resizing (`{{_base_.load_image}}` etc.).
+load_image = dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}})
+load_panoptic = dict(
+    type='LoadPanopticAnnotations',
+    with_bbox=True,
+    with_mask=True,
+    with_seg=True,
+    backend_args={{_base_.backend_args}})
+pack_train = dict(type='PackDetInputs')
+pack_test = dict(
+    type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(
-        type='LoadPanopticAnnotations',
-        with_bbox=True,
-        with_mask=True,
-        with_seg=True,
-        backend_args={{_base_.backend_args}}),
+    load_image,
+    load_panoptic,
     dict(
         type='RandomChoiceResize',
         scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736), (1333, 768), (1333, 800)],
         keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
+    pack_train,
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    load_image,
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
-    dict(type='LoadPanopticAnnotations', backend_args={{_base_.backend_args}}),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+    load_panoptic,
+    pack_test,
 ]
 train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
