@@ -33,7 +33,7 @@ def assert_close(name, actual, expected):
     err = np.abs(actual - expected).max() if actual.size else 0.0
     scale = np.abs(expected).max() if expected.size else 1.0
     assert err <= REL_TOL * scale, f'{name}: max abs diff {err:.3g} > {REL_TOL} x {scale:.3g}'
-    return err / scale if scale else 0.0
+    print(f'parity {name}: max |diff| / max |ref| = {err / scale if scale else 0.0:.2e}')
 
 
 def iou(a, b):
@@ -160,6 +160,7 @@ def test_instances_and_semantic_match(run):
     np.testing.assert_array_equal(inst.labels.numpy(), ref['inst_classes'])
     ious = [iou(a, b) for a, b in zip(inst.masks.numpy(), ref['inst_masks'])]
     assert min(ious) >= 0.99, f'lowest instance mask IoU {min(ious):.4f}'
+    print(f'parity instance masks: lowest IoU {min(ious):.4f} over {len(ious)}')
     region = run['rec']['combine'][0][3].numpy()
     sure = ref['sem_seg_top2_margin'] >= 1e-4
     np.testing.assert_array_equal(region[sure], ref['sem_seg_argmax'][sure])
@@ -177,6 +178,7 @@ def test_panoptic_segments_match(run):
     for label, mask in theirs:
         best = max((iou(mask, m) for lbl, m in ours if lbl == label), default=0.0)
         assert best >= 0.99, f'segment of label {label}: best IoU {best:.4f}'
+        print(f'parity panoptic segment label {label}: IoU {best:.4f}')
 
 
 def test_deformable_manifest_converts_without_leftovers():
