@@ -6,6 +6,7 @@ import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.registry import METRICS, MODELS
 from mmdet.structures import DetDataSample
+from mmengine.structures import PixelData
 from PIL import Image
 
 
@@ -53,18 +54,25 @@ def test_thresholds_outside_unit_interval_are_rejected():
         build_fusion(mask_thr=1.5)
 
 
-def test_combine_encoding_is_scored_by_coco_panoptic_metric(tmp_path):
-    from panopticapi.utils import id2rgb
-    fusion = build_fusion()
-    h, w = 24, 32
-    region = torch.zeros(h, w, dtype=torch.long)
+H, W = 24, 32
+
+
+def combined_result():
+    """Two things, a third one covered by the first, and two stuff regions."""
+    region = torch.zeros(H, W, dtype=torch.long)
     region[:, :16] = 1  # stuff channel 1 -> MMDet label 2
     region[:, 16:] = 2  # stuff channel 2 -> label 3
-    masks = torch.zeros(3, h, w, dtype=torch.bool)
+    masks = torch.zeros(3, H, W, dtype=torch.bool)
     masks[0, 2:10, 2:10] = True  # thing label 0
     masks[1, 12:20, 20:30] = True  # thing label 1
     masks[2, 2:10, 3:10] = True  # overlaps the first by 100%: dropped
-    result = fusion.combine(masks, torch.tensor([0, 1, 1]), torch.tensor([0.9, 0.8, 0.7]), region)
+    return build_fusion().combine(masks, torch.tensor([0, 1, 1]), torch.tensor([0.9, 0.8, 0.7]), region)
+
+
+def test_combine_encoding_is_scored_by_coco_panoptic_metric(tmp_path):
+    from panopticapi.utils import id2rgb
+    h, w = H, W
+    result = combined_result()
     pan = result['pan_results'].sem_seg[0]
     assert set(pan.unique().tolist()) == {2, 3, 0 + INSTANCE_OFFSET, 1 + 2 * INSTANCE_OFFSET}
     assert torch.equal(result['sem_results'].sem_seg[0], pan % INSTANCE_OFFSET)
@@ -94,3 +102,36 @@ def test_combine_encoding_is_scored_by_coco_panoptic_metric(tmp_path):
     assert scores['coco_panoptic/PQ'] == pytest.approx(100.0)
     assert scores['coco_panoptic/PQ_th'] == pytest.approx(100.0)
     assert scores['coco_panoptic/PQ_st'] == pytest.approx(100.0)
+
+
+def test_semantic_and_instance_outputs_are_scored_by_mmdet_metrics(tmp_path):
+    from pycocotools import mask as mask_utils
+    result = combined_result()
+    sample = DetDataSample(metainfo=dict(img_id=0, img_path='img.jpg', ori_shape=(H, W)))
+    sample.pred_sem_seg = result['sem_results']
+    sample.pred_instances = result['ins_results']
+    gt_sem = torch.full((1, H, W), 2, dtype=torch.long)
+    gt_sem[:, :, 16:] = 3
+    gt_sem[:, 2:10, 2:10] = 0
+    gt_sem[:, 12:20, 20:30] = 1
+    sample.gt_sem_seg = PixelData(sem_seg=gt_sem)
+    semseg = METRICS.build(dict(type='SemSegMetric'))
+    semseg.dataset_meta = dict(classes=['a', 'b', 'c', 'd'])
+    semseg.process({}, [sample.to_dict()])
+    assert semseg.evaluate(size=1)['mIoU'] == pytest.approx(100.0)
+
+    anns = []
+    for i, (label, (y0, y1, x0, x1)) in enumerate([(1, (2, 10, 2, 10)), (2, (12, 20, 20, 30))]):
+        m = np.zeros((H, W), np.uint8, order='F')
+        m[y0:y1, x0:x1] = 1
+        rle = mask_utils.encode(m)
+        rle['counts'] = rle['counts'].decode()
+        anns.append(dict(id=i + 1, image_id=0, category_id=label, segmentation=rle, area=int(m.sum()),
+                         bbox=[x0, y0, x1 - x0, y1 - y0], iscrowd=0))
+    coco = dict(images=[dict(id=0, file_name='img.jpg', height=H, width=W)], annotations=anns,
+                categories=[dict(id=1, name='a'), dict(id=2, name='b')])
+    (tmp_path / 'instances.json').write_text(json.dumps(coco))
+    segm = METRICS.build(dict(type='CocoMetric', ann_file=str(tmp_path / 'instances.json'), metric='segm'))
+    segm.dataset_meta = dict(classes=['a', 'b'])
+    segm.process({}, [sample.to_dict()])
+    assert segm.evaluate(size=1)['coco/segm_mAP'] == pytest.approx(1.0)
