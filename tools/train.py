@@ -8,7 +8,8 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 
 import mmpfcn  # noqa: F401  (registers modules, installs safe loading)
-from mmpfcn.utils.cli import build_runner, load_config, parse_runner_args
+from mmpfcn.utils.cli import (build_runner, load_config, parse_runner_args,
+                              use_reliability_hooks)
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,7 +58,7 @@ def main() -> None:
     args = parse_args()
     # Fewer torch.compile recompilations (DYNAMO_CACHE_SIZE_LIMIT), as MMDet.
     setup_cache_size_limit_of_dynamo()
-    cfg = apply_train_args(load_config(args), args)
+    cfg = use_reliability_hooks(apply_train_args(load_config(args), args))
     build_runner(cfg).train()
 
 

@@ -1,11 +1,18 @@
 """Datasets: the synthetic COCO-panoptic generator (MMDet's
-``CocoPanopticDataset`` reads its output unchanged)."""
+``CocoPanopticDataset`` reads its output unchanged) and a COCO panoptic
+dataset with checked loading transforms that name the file of bad data."""
+from .bad_data_error import BadDataError
+from .checked_coco_panoptic import CheckedCocoPanopticDataset
 from .synthetic_panoptic import (NUM_STUFF_CLASSES, NUM_THING_CLASSES,
                                  STUFF_CLASSES, SYNTHETIC_CLASSES,
                                  SYNTHETIC_METAINFO, THING_CLASSES,
                                  generate_synthetic_panoptic)
+from .transforms import (LoadCheckedImageFromFile,
+                         LoadCheckedPanopticAnnotations)
 
 __all__ = [
     'generate_synthetic_panoptic', 'SYNTHETIC_CLASSES', 'SYNTHETIC_METAINFO',
-    'THING_CLASSES', 'STUFF_CLASSES', 'NUM_THING_CLASSES', 'NUM_STUFF_CLASSES'
+    'THING_CLASSES', 'STUFF_CLASSES', 'NUM_THING_CLASSES', 'NUM_STUFF_CLASSES',
+    'BadDataError', 'CheckedCocoPanopticDataset', 'LoadCheckedImageFromFile',
+    'LoadCheckedPanopticAnnotations'
 ]

@@ -20,7 +20,7 @@ Layout written by :func:`generate_synthetic_panoptic` (as COCO panoptic)::
 import json
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 from panopticapi.utils import id2rgb
@@ -36,11 +36,12 @@ SYNTHETIC_PALETTE = ((220, 20, 60), (0, 130, 200), (60, 180, 75),
                      (245, 130, 48), (145, 30, 180), (70, 240, 240),
                      (128, 128, 0), (170, 110, 40), (90, 90, 90),
                      (250, 190, 210))  # yapf: disable
-SYNTHETIC_METAINFO: Dict[str, tuple] = dict(
+SYNTHETIC_METAINFO: Dict[str, Sequence] = dict(
     classes=SYNTHETIC_CLASSES,
     thing_classes=THING_CLASSES,
     stuff_classes=STUFF_CLASSES,
-    palette=SYNTHETIC_PALETTE)
+    # A list: MMDet's get_palette takes a tuple for one colour for all.
+    palette=list(SYNTHETIC_PALETTE))
 NUM_THING_CLASSES = len(THING_CLASSES)
 NUM_STUFF_CLASSES = len(STUFF_CLASSES)
 # Category id = MMDet label + 1 (things 1..6, stuff 7..10).

@@ -1,6 +1,10 @@
 """Utilities of mmpfcn. Importing this package installs the safe checkpoint
-loader (see :mod:`mmpfcn.utils.checkpoint_safety`) and the verified URL
-loader (see :mod:`mmpfcn.utils.checkpoint_download`)."""
+loader (see :mod:`mmpfcn.utils.checkpoint_safety`), the verified URL
+loader (see :mod:`mmpfcn.utils.checkpoint_download`) and atomic local writes
+(see :mod:`mmpfcn.utils.atomic_local_backend`)."""
+from .atomic_local_backend import (AtomicLocalBackend,
+                                   install_atomic_local_backend)
+from .atomic_write import atomic_write
 from .checkpoint_download import (CheckpointDownloadError,
                                   install_url_checkpoint_loading)
 from .checkpoint_safety import (UnsafeCheckpointError,
@@ -9,8 +13,10 @@ from .checkpoint_safety import (UnsafeCheckpointError,
 
 install_safe_checkpoint_loading()
 install_url_checkpoint_loading()
+install_atomic_local_backend()
 
 __all__ = [
-    'CheckpointDownloadError', 'UnsafeCheckpointError', 'install_safe_checkpoint_loading',
-    'mmengine_safe_globals'
+    'AtomicLocalBackend', 'CheckpointDownloadError', 'UnsafeCheckpointError',
+    'atomic_write', 'install_atomic_local_backend',
+    'install_safe_checkpoint_loading', 'mmengine_safe_globals'
 ]

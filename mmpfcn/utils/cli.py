@@ -1,7 +1,10 @@
 """Command-line pieces shared by tools/train.py and tools/test.py.
 
 They follow MMDetection 3.x's tools: the same options, the same default work
-directory (``./work_dirs/<config name>``) and the same choice of runner.
+directory (``./work_dirs/<config name>``) and the same choice of runner. On
+top, the config is validated before anything is built, training uses
+mmpfcn's crash-safe checkpoint hook and stops at a non-finite loss, and the
+pytorch launcher also works on machines without CUDA.
 """
 import argparse
 import os
@@ -10,6 +13,12 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from .config_validation import validate_config
+from .cpu_distributed import prepare_cpu_distributed
+
+# Hooks tools/train.py adds to every config (unless it has them).
+RELIABILITY_HOOKS = ('FiniteLossHook', 'BadSampleReportHook')
 
 
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -40,7 +49,8 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 def load_config(args: argparse.Namespace) -> Config:
     """Load ``args.config`` with the launcher, ``--cfg-options`` and work
-    directory of the command line."""
+    directory of the command line, and validate it
+    (:func:`~mmpfcn.utils.config_validation.validate_config`)."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -50,12 +60,31 @@ def load_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    validate_config(cfg)
+    return cfg
+
+
+def use_reliability_hooks(cfg: Config) -> Config:
+    """Train with ``SafeCheckpointHook`` in place of MMEngine's
+    ``CheckpointHook`` and with ``FiniteLossHook`` and
+    ``BadSampleReportHook``."""
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        checkpoint.type = 'SafeCheckpointHook'
+    hooks = list(cfg.get('custom_hooks', []))
+    present = {hook.get('type') for hook in hooks}
+    cfg.custom_hooks = hooks + [
+        dict(type=name) for name in RELIABILITY_HOOKS if name not in present
+    ]
     return cfg
 
 
 def build_runner(cfg: Config) -> Runner:
     """The config's ``runner_type`` if it names one, else MMEngine's
-    Runner."""
+    Runner; on CPU-only machines after
+    :func:`~mmpfcn.utils.cpu_distributed.prepare_cpu_distributed`."""
+    prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -10,9 +10,10 @@ metainfo = dict(
              'stripes', 'checker', 'dots', 'noise'),
     thing_classes=('circle', 'square', 'triangle', 'star', 'ring', 'cross'),
     stuff_classes=('stripes', 'checker', 'dots', 'noise'),
-    palette=((220, 20, 60), (0, 130, 200), (60, 180, 75), (245, 130, 48),
+    # A list: MMDet's get_palette takes a tuple for one colour for all.
+    palette=[(220, 20, 60), (0, 130, 200), (60, 180, 75), (245, 130, 48),
              (145, 30, 180), (70, 240, 240), (128, 128, 0), (170, 110, 40),
-             (90, 90, 90), (250, 190, 210)))
+             (90, 90, 90), (250, 190, 210)])
 backend_args = None
 
 train_pipeline = [

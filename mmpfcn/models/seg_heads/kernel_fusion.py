@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
+from ...utils.memory import available_memory
 from ..layers import per_image_matmul
 
 
@@ -59,6 +60,9 @@ class KernelFusion(BaseModule):
         stuff_area_limit (int): Minimum pixels of a stuff segment.
         common_stride (int): Stride of the encoded feature.
     """
+
+    # Label of unassigned pixels in ``pred_sem_seg`` (MMDet's ignore index).
+    semantic_void = 255
 
     def __init__(self,
                  num_things_classes: int = 80,
@@ -240,6 +244,7 @@ class KernelFusion(BaseModule):
             stuff_map = stuff_probs[i][stuff_keep].reshape(-1, feat_h, feat_w)
             img_h, img_w = meta['img_shape'][:2]
             out_shape = meta['ori_shape'][:2] if rescale else (img_h, img_w)
+            self._check_memory(len(probs) + len(stuff_keep), (img_h, img_w), out_shape, probs.device)
             inst_masks = self._resize(probs, (img_h, img_w), out_shape) > self.mask_thr
             stuff_map = self._resize(stuff_map, (img_h, img_w), out_shape)
             region = stuff_keep[stuff_map.argmax(0)] if len(stuff_keep) else stuff_map.new_zeros(
@@ -247,6 +252,23 @@ class KernelFusion(BaseModule):
             results.append(
                 self.combine(inst_masks, inst_labels[i][keep], inst_scores[i][keep], region))
         return results
+
+    @staticmethod
+    def _check_memory(num_masks: int, img_shape: Sequence[int], out_shape: Sequence[int],
+                      device: torch.device) -> None:
+        """Refuse with a clear message to build full-size masks that do not fit in memory.
+
+        Counts a float probability and a bool mask per output pixel and a float per input
+        pixel of each mask (the peak of ``_resize`` and the thresholding).
+        """
+        needed = num_masks * (out_shape[0] * out_shape[1] * 5 + img_shape[0] * img_shape[1] * 4)
+        available = available_memory(device)
+        if needed > available:
+            raise MemoryError(
+                f'KernelFusion: {num_masks} masks of {out_shape[1]}x{out_shape[0]} pixels need '
+                f'{needed / 2**30:.1f} GiB but {device} has {available / 2**30:.1f} GiB available; '
+                'lower kernel_fusion.max_per_img, raise kernel_fusion.instance_score_thr, or '
+                'predict with rescale=False (masks at the network input size)')
 
     def _resize(self, probs: Tensor, img_shape: Sequence[int], out_shape: Sequence[int]) -> Tensor:
         """Upsample stride-4 probabilities, crop the padding and resize to ``out_shape``."""
@@ -266,7 +288,8 @@ class KernelFusion(BaseModule):
         exceeds ``overlap_thr``; the remaining pixels of each stuff region with
         at least ``stuff_area_limit`` of them become stuff. Encoding: thing
         ``label + id * INSTANCE_OFFSET`` (ids from 1), stuff ``label``, void
-        ``num_classes``.
+        ``num_classes``; the semantic map marks void with MMDet's ignore
+        label 255, which ``SemSegMetric`` and ``DetLocalVisualizer`` skip.
         """
         height, width = region.shape
         pan = region.new_full((height, width), self.num_classes, dtype=torch.long)
@@ -291,6 +314,7 @@ class KernelFusion(BaseModule):
         pan[stuff_pixels] = free_region[stuff_pixels] + self.num_things_classes - 1
 
         sem = pan % INSTANCE_OFFSET
+        sem[sem == self.num_classes] = self.semantic_void
         instances = InstanceData(
             masks=inst_masks,
             labels=labels,

@@ -55,6 +55,9 @@ class PanopticFCNTargetGenerator:
         if common_stride % 2:
             raise ValueError(f'PanopticFCNTargetGenerator: common_stride must be even, '
                              f'got {common_stride}')
+        if not 0.0 <= min_overlap <= 1.0:
+            raise ValueError(f'PanopticFCNTargetGenerator: min_overlap must be in [0, 1], '
+                             f'got {min_overlap}')
         self.num_things_classes = num_things_classes
         self.num_stuff_classes = num_stuff_classes
         self.instance_scales = [tuple(float(v) for v in s) for s in instance_scales]

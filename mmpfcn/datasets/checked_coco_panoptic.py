@@ -1,0 +1,130 @@
+"""COCO panoptic dataset that reports bad data by file and annotation."""
+import logging
+import posixpath
+from typing import Any, List
+
+import torch
+from mmdet.datasets import CocoPanopticDataset
+from mmdet.registry import DATASETS
+from mmengine import fileio
+from mmengine.logging import print_log
+from torch.utils.data import get_worker_info
+
+from .bad_data_error import BadDataError
+
+# Skip counters, one per dataloader worker (modulo), so that no two
+# processes increment the same one.
+NUM_SKIP_COUNTERS = 256
+
+
+def escapes_root(file_name: str) -> bool:
+    """Whether a relative ``file_name`` from an annotation file leads out of
+    its data root (absolute, or ``..`` after normalisation)."""
+    norm = posixpath.normpath(file_name.replace('\\', '/'))
+    return posixpath.isabs(norm) or norm == '..' or norm.startswith('../')
+
+
+@DATASETS.register_module()
+class CheckedCocoPanopticDataset(CocoPanopticDataset):
+    """:class:`mmdet.datasets.CocoPanopticDataset` that checks its data.
+
+    When the dataset is loaded it raises :class:`BadDataError`, naming the
+    annotation file, image id and file, for: a ``file_name`` that escapes the
+    data root, a segment whose ``category_id`` is not one of the dataset's
+    categories, a class of ``metainfo`` the JSON does not define, a missing
+    image or panoptic PNG (``check_files``), and an empty dataset (no image
+    in the JSON, or none left after ``filter_cfg``). Image and
+    PNG content is checked when a sample is read, by
+    :class:`LoadCheckedImageFromFile` and
+    :class:`LoadCheckedPanopticAnnotations` in the pipeline.
+
+    Args:
+        skip_bad_samples (bool): In training, skip a sample whose loading
+            raises :class:`BadDataError`: log a warning, count it (see
+            :attr:`num_skipped` and ``BadSampleReportHook``) and read another
+            sample instead. Test-mode datasets always raise.
+        check_files (bool): Check at load time that every image and panoptic
+            PNG exists (one ``exists`` call per file).
+        *args, **kwargs: Arguments of :class:`CocoPanopticDataset`.
+    """
+
+    def __init__(self,
+                 *args,
+                 skip_bad_samples: bool = False,
+                 check_files: bool = True,
+                 **kwargs) -> None:
+        self.skip_bad_samples = skip_bad_samples
+        self.check_files = check_files
+        # Shared memory: dataloader workers count into the same tensor.
+        self._skip_counts = torch.zeros(
+            NUM_SKIP_COUNTERS, dtype=torch.int64).share_memory_()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def num_skipped(self) -> int:
+        """Bad samples skipped so far, over all dataloader workers."""
+        return int(self._skip_counts.sum())
+
+    def filter_data(self) -> List[dict]:
+        data_list = super().filter_data()
+        if not data_list:
+            raise BadDataError(
+                f'{self.ann_file}: no image is left after filter_cfg='
+                f'{self.filter_cfg}: the dataset is empty')
+        return data_list
+
+    def load_data_list(self) -> List[dict]:
+        data_list = super().load_data_list()
+        if not data_list:
+            raise BadDataError(
+                f'{self.ann_file} lists no images: the dataset is empty')
+        return data_list
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        img_info = raw_data_info['raw_img_info']
+        where = (f'{self.ann_file}: image id {img_info["img_id"]} '
+                 f'(file_name "{img_info["file_name"]}")')
+        if len(self.cat_ids) != len(self.metainfo['classes']):
+            defined = {cat['name'] for cat in self.coco.cats.values()}
+            missing = [
+                name for name in self.metainfo['classes']
+                if name not in defined
+            ]
+            raise BadDataError(
+                f'{self.ann_file} defines no category named {missing}, '
+                'but the dataset\'s metainfo classes list them')
+        if escapes_root(img_info['file_name']):
+            raise BadDataError(
+                f'{where}: the file name escapes the data root '
+                f'{self.data_prefix["img"]}')
+        for segment in raw_data_info['raw_ann_info']:
+            if segment['category_id'] not in self.cat2label:
+                raise BadDataError(
+                    f'{where}: segment {segment["id"]} has category_id '
+                    f'{segment["category_id"]}, which is not one of the '
+                    f'dataset\'s categories {sorted(self.cat2label)}')
+        data_info = super().parse_data_info(raw_data_info)
+        if self.check_files:
+            for key, kind in (('img_path', 'image'),
+                              ('seg_map_path', 'panoptic PNG')):
+                path = data_info[key]
+                if path is not None and not fileio.exists(
+                        path, backend_args=self.backend_args):
+                    raise BadDataError(f'{where}: {kind} {path} is missing')
+        return data_info
+
+    def prepare_data(self, idx: int) -> Any:
+        try:
+            return super().prepare_data(idx)
+        except BadDataError as error:
+            if self.test_mode or not self.skip_bad_samples:
+                raise
+            worker = get_worker_info()
+            slot = 0 if worker is None else worker.id % NUM_SKIP_COUNTERS
+            self._skip_counts[slot] += 1
+            print_log(
+                f'Skipping bad sample {self.num_skipped} (index {idx}): '
+                f'{error}',
+                logger='current',
+                level=logging.WARNING)
+            return None
