@@ -8,10 +8,11 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 
-# Named steps, so that variants change only the resizing (`{{_base_.load_image}}` etc.).
-load_image = dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}})
+# Named steps, so that variants change only the resizing (`{{_base_.load_image}}` etc.). The checked
+# dataset and loaders are MMDet's with clear errors for bad files (docs/reliability.md).
+load_image = dict(type='LoadCheckedImageFromFile', backend_args={{_base_.backend_args}})
 load_panoptic = dict(
-    type='LoadPanopticAnnotations',
+    type='LoadCheckedPanopticAnnotations',
     with_bbox=True,
     with_mask=True,
     with_seg=True,
@@ -35,8 +36,11 @@ test_pipeline = [
     load_panoptic,
     pack_test,
 ]
-train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    dataset=dict(type='CheckedCocoPanopticDataset', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type='CheckedCocoPanopticDataset', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 max_iters = 90000
