@@ -1,4 +1,4 @@
-# Panoptic FCN trained from scratch on the generated synthetic panoptic set (DRAFT, being tuned).
+# Panoptic FCN (R18, narrow heads) trained from scratch on the generated synthetic panoptic set.
 _base_ = [
     '../_base_/models/panoptic-fcn_r50_fpn.py',
     '../_base_/datasets/synthetic_panoptic.py',

@@ -1,0 +1,236 @@
+"""The main job, run by ``make demo``: Panoptic FCN learns on generated data.
+
+Stages (each timed):
+
+1. data     - generate the synthetic COCO-panoptic set in ``data/synthetic``
+              (600 train / 100 val images of 256x256; skipped when present);
+2. train    - ``tools/train.py`` from scratch with the synthetic config
+              (MMEngine log lines with the ETA, validation at the end);
+3. test     - ``tools/test.py`` on the val split: MMDet's PQ / SQ / RQ table
+              for All, Things and Stuff;
+4. overlays - ground truth (left) and prediction (right) of a few val
+              images, drawn by MMDet's ``DetLocalVisualizer`` into PNGs.
+
+Finally prints where the work dir, checkpoint, metrics and overlays are and
+the wall time of every stage. ``make demo`` runs the install before this
+script and passes its duration with ``--install-seconds``.
+"""
+import argparse
+import copy
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_CONFIG = osp.join('configs', 'panoptic_fcn',
+                          'panoptic-fcn_r18_fpn_synthetic.py')
+DATA_ROOT = osp.join('data', 'synthetic')
+# The issue's quality bar on the default val split (percent).
+QUALITY_BAR = {'PQ': 55.0, 'PQ_th': 45.0, 'PQ_st': 55.0}
+ROWS = (('All', ''), ('Things', '_th'), ('Stuff', '_st'))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument(
+        '--work-dir',
+        help='default: work_dirs/<config name> under the repository root')
+    parser.add_argument(
+        '--num-overlays', type=int, default=4, help='val images to draw')
+    parser.add_argument(
+        '--install-seconds',
+        type=float,
+        help='duration of the install stage run before this script (make)')
+    return parser.parse_args(argv)
+
+
+class StageTimer:
+    """Wall time of named stages, printed as they start and end."""
+
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str, what: str) -> Iterator[None]:
+        print(f'\n[main job] === {name}: {what}', flush=True)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - start
+        print(f'[main job] === {name} done in {self.seconds[name]:.0f} s',
+              flush=True)
+
+
+def run_tool(args: List[str]) -> None:
+    """Run ``python tools/...`` in the repository root; its output streams
+    to this terminal."""
+    command = [sys.executable] + args
+    print('[main job] $ ' + ' '.join(command), flush=True)
+    subprocess.run(command, cwd=REPO_ROOT, check=True)
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint MMEngine's CheckpointHook recorded last."""
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def newest_metrics(work_dir: str) -> dict:
+    """Metrics of the newest run in ``work_dir`` (MMEngine writes a test
+    run's metrics to ``<work_dir>/<timestamp>/<timestamp>.json``)."""
+    files = [
+        path for path in glob.glob(osp.join(work_dir, '*', '*.json'))
+        if osp.basename(osp.dirname(path)) == osp.splitext(
+            osp.basename(path))[0]
+    ]
+    if not files:
+        raise FileNotFoundError(f'no metrics json in {work_dir}/<timestamp>')
+    with open(max(files, key=osp.getmtime)) as f:
+        return json.load(f)
+
+
+def pq_rows(metrics: dict) -> List[str]:
+    """The PQ / SQ / RQ table of CocoPanopticMetric's scalars."""
+    lines = [f'{"":8}{"PQ":>8}{"SQ":>8}{"RQ":>8}']
+    for row, suffix in ROWS:
+        values = [metrics[f'coco_panoptic/{key}{suffix}'] for key in
+                  ('PQ', 'SQ', 'RQ')]
+        lines.append(f'{row:8}' + ''.join(f'{v:8.1f}' for v in values))
+    return lines
+
+
+def bar_check(metrics: dict) -> List[str]:
+    """Which parts of the quality bar the metrics meet."""
+    return [
+        f'{key} {metrics["coco_panoptic/" + key]:.1f} '
+        f'{">=" if metrics["coco_panoptic/" + key] >= bar else "<"} {bar}'
+        for key, bar in QUALITY_BAR.items()
+    ]
+
+
+def gt_panoptic_map(data_info: dict, num_classes: int):
+    """MMDet's panoptic encoding of a COCO panoptic PNG: stuff ``label``,
+    thing ``label + k * INSTANCE_OFFSET`` (k from 1), void ``num_classes``."""
+    import mmcv
+    import numpy as np
+    from mmdet.evaluation.functional import INSTANCE_OFFSET
+    from panopticapi.utils import rgb2id
+
+    ids = rgb2id(mmcv.imread(data_info['seg_map_path'], channel_order='rgb'))
+    pan = np.full(ids.shape, num_classes, dtype=np.int64)
+    instance = 0
+    for segment in data_info['segments_info']:
+        value = segment['category']
+        if segment['is_thing']:
+            instance += 1
+            value += instance * INSTANCE_OFFSET
+        pan[ids == segment['id']] = value
+    return pan
+
+
+def draw_overlays(cfg, checkpoint: str, out_dir: str,
+                  num_images: int) -> List[str]:
+    """Draw ground truth | prediction panoptic maps of the first test images.
+
+    The model is built from the config ``cfg`` (an mmengine ``Config``) with
+    the weights of ``checkpoint``; the images go through the config's test
+    dataset and pipeline, as in ``tools/test.py``.
+    """
+    import mmcv
+    import torch
+    from mmdet.apis import init_detector
+    from mmdet.registry import DATASETS, VISUALIZERS
+    from mmdet.structures import DetDataSample
+    from mmengine.dataset import pseudo_collate
+    from mmengine.structures import PixelData
+
+    import mmpfcn  # noqa: F401  (registers the model, safe loading)
+
+    model = init_detector(copy.deepcopy(cfg), checkpoint, device='cpu')
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    visualizer = VISUALIZERS.build(
+        dict(type='DetLocalVisualizer', name='mmpfcn_main_job_overlays'))
+    visualizer.dataset_meta = dataset.metainfo
+    num_classes = len(dataset.metainfo['classes'])
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for index in range(min(num_images, len(dataset))):
+        info = dataset.get_data_info(index)
+        with torch.no_grad():
+            pred = model.test_step(pseudo_collate([dataset[index]]))[0]
+        sample = DetDataSample(
+            gt_panoptic_seg=PixelData(
+                sem_seg=gt_panoptic_map(info, num_classes)[None]),
+            pred_panoptic_seg=PixelData(
+                sem_seg=pred.pred_panoptic_seg.sem_seg.cpu().numpy()))
+        path = osp.join(out_dir, osp.basename(info['img_path']))
+        visualizer.add_datasample(
+            osp.basename(path),
+            mmcv.imread(info['img_path'], channel_order='rgb'),
+            data_sample=sample,
+            out_file=path)
+        paths.append(path)
+    return paths
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    os.chdir(REPO_ROOT)
+    # Two cores: torch's intra-op threads use them all, data loading uses
+    # one worker process; OpenCV threads are off (MMEngine's env_cfg).
+    os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
+    name = osp.splitext(osp.basename(args.config))[0]
+    work_dir = osp.abspath(args.work_dir or osp.join('work_dirs', name))
+    timer = StageTimer()
+    if args.install_seconds is not None:
+        timer.seconds['install'] = args.install_seconds
+
+    with timer.stage('data', f'synthetic COCO panoptic set in {DATA_ROOT}'):
+        from mmpfcn.datasets import generate_synthetic_panoptic
+        if generate_synthetic_panoptic(DATA_ROOT):
+            print(f'[main job] wrote 600 train + 100 val images to '
+                  f'{DATA_ROOT}')
+        else:
+            print(f'[main job] {DATA_ROOT} is complete; generation skipped')
+
+    with timer.stage('train', f'{args.config} from scratch'):
+        run_tool(['tools/train.py', args.config, '--work-dir', work_dir])
+    checkpoint = last_checkpoint(work_dir)
+
+    with timer.stage('test', 'PQ on the val split'):
+        run_tool(['tools/test.py', args.config, checkpoint, '--work-dir',
+                  work_dir])
+    metrics = newest_metrics(work_dir)
+
+    overlay_dir = osp.join(work_dir, 'overlays')
+    with timer.stage('overlays', f'{args.num_overlays} val images'):
+        from mmengine.config import Config
+        overlays = draw_overlays(
+            Config.fromfile(args.config), checkpoint, overlay_dir,
+            args.num_overlays)
+
+    total = sum(timer.seconds.values())
+    summary = [
+        '', '[main job] ========== summary ==========',
+        f'work dir    {work_dir}', f'checkpoint  {checkpoint}',
+        f'train log   {work_dir}/<timestamp>/<timestamp>.log',
+        f'overlays    {overlay_dir}/ (ground truth left, prediction right)'
+    ] + [f'            {path}' for path in overlays]
+    summary += ['', 'val split:'] + pq_rows(metrics)
+    summary += ['quality bar: ' + ', '.join(bar_check(metrics)), '',
+                'wall time:']
+    summary += [f'  {stage:9}{sec:7.0f} s' for stage, sec in
+                timer.seconds.items()]
+    summary.append(f'  {"total":9}{total:7.0f} s ({total / 60:.1f} min)')
+    print('\n'.join(summary), flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
