@@ -4,6 +4,7 @@ Also the entry point of ``mim train mmpfcn CONFIG``.
 """
 import argparse
 
+import torch
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 
@@ -18,7 +19,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic mixed precision training')
+        help='automatic mixed precision: float16 on CUDA, bfloat16 on CPU')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -36,8 +37,12 @@ def parse_args() -> argparse.Namespace:
 def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold ``--amp``, ``--auto-scale-lr`` and ``--resume`` into ``cfg``."""
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+        else:
+            # MMEngine's AmpOptimWrapper is CUDA-only; CPUs autocast to bfloat16.
+            cfg.optim_wrapper.type = 'BF16OptimWrapper'
 
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

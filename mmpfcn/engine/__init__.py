@@ -1,8 +1,9 @@
-"""Engine components (hooks) registered in MMDetection's registries."""
+"""Engine components (hooks, optimizer wrappers) registered in MMDetection's registries."""
 from .hooks import (BadSampleReportHook, FiniteLossHook, NonFiniteLossError,
                     SafeCheckpointHook)
+from .optimizers import BF16OptimWrapper
 
 __all__ = [
-    'BadSampleReportHook', 'FiniteLossHook', 'NonFiniteLossError',
+    'BadSampleReportHook', 'BF16OptimWrapper', 'FiniteLossHook', 'NonFiniteLossError',
     'SafeCheckpointHook'
 ]

@@ -163,6 +163,9 @@ class KernelGenerator(BaseModule):
         the stuff mask loss by the number of (region, level) assignments.
         """
         num_imgs = encode_feat.shape[0]
+        # Focal losses in float32 also under bf16 autocast (sums over every position).
+        center_logits = [c.float() for c in center_logits]
+        region_logits = [r.float() for r in region_logits]
         level_sizes = [tuple(c.shape[-2:]) for c in center_logits]
         targets = self.target_generator(batch_gt_instances, gt_sem_seg, batch_input_shape,
                                         level_sizes, tuple(encode_feat.shape[-2:]))
@@ -214,7 +217,7 @@ class KernelGenerator(BaseModule):
         num_assign = len(assign_level)
         channels = kernel_feats[0].shape[1]
         kernels = kernel_feats[0].new_zeros((num_assign, self.num_positives, channels))
-        weights = kernel_feats[0].new_zeros((num_assign, self.num_positives))
+        weights = center_logits[0].new_zeros((num_assign, self.num_positives))
         for level, (centers, feats) in enumerate(zip(center_logits, kernel_feats)):
             sel = torch.nonzero(assign_level == level, as_tuple=True)[0]
             if not len(sel):

@@ -52,14 +52,15 @@ class WeightedDiceLoss(nn.Module):
         if mask_logits.dim() == targets.dim():
             mask_logits = mask_logits.unsqueeze(1)
         num, k = mask_logits.shape[:2]
-        probs = mask_logits.sigmoid().reshape(num, k, -1)
+        # Float32 sums over all pixels, also when the logits come from bf16 autocast.
+        probs = mask_logits.float().sigmoid().reshape(num, k, -1)
         targets = targets.reshape(num, 1, -1).to(probs.dtype)
         denom = (probs * probs).sum(-1) + (targets * targets).sum(-1)
         dice = 1 - 2 * (probs * targets).sum(-1) / denom.clamp(min=self.eps)
         if weights is None:
             weights = dice.new_full((num, k), 1.0 / k)
         else:
-            weights = weights / weights.sum(-1, keepdim=True).clamp(min=self.eps)
+            weights = weights.float() / weights.sum(-1, keepdim=True).clamp(min=self.eps)
         loss = (dice * weights).sum()
         if self.reduction == 'mean':
             loss = loss / (avg_factor if avg_factor is not None else max(num, 1))
