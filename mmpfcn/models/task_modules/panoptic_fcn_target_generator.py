@@ -66,36 +66,32 @@ class PanopticFCNTargetGenerator:
         self.common_stride = common_stride
         self.ignore_index = ignore_index
 
-    def _downsample_offsets(self, size: int) -> Tuple[slice, slice]:
-        """Row (or column) slices whose mean is the bilinear down-sample."""
-        half = self.common_stride // 2
-        return (slice(half - 1, size, self.common_stride), slice(half, size, self.common_stride))
+    def _samples(self, maps: Tensor) -> List[Tensor]:
+        """The four ``(..., H/s, W/s)`` grids of pixels whose mean is the bilinear down-sample:
+        rows and columns ``s/2 - 1`` and ``s/2`` of every ``s x s`` cell."""
+        half, stride = self.common_stride // 2, self.common_stride
+        return [
+            maps[..., r::stride, :][..., c::stride]
+            for r in (half - 1, half) for c in (half - 1, half)
+        ]
 
     def downsample_masks(self, masks: Tensor) -> Tensor:
-        """``(N, H, W)`` binary masks -> ``(N, H/s, W/s)`` soft masks."""
-        masks = masks.float()
-        rows = self._downsample_offsets(masks.shape[-2])
-        cols = self._downsample_offsets(masks.shape[-1])
-        return sum(masks[:, r][:, :, c] for r in rows for c in cols) / 4
+        """``(N, H, W)`` binary masks -> ``(N, H/s, W/s)`` soft masks (only sampled pixels are read)."""
+        return sum(sample.float() for sample in self._samples(masks)) / 4
 
     def region_maps(self, sem_seg: Tensor) -> Tensor:
         """``(B, H, W)`` MMDet labels -> ``(B, 1 + S, H/s, W/s)`` soft region maps."""
-        things = self.num_things_classes
         regions = self.num_stuff_classes + 1
-        channel = (sem_seg.long() - things + 1).clamp(min=0)
-        channel[(sem_seg == self.ignore_index) | (channel > self.num_stuff_classes)] = regions
-        rows = self._downsample_offsets(channel.shape[-2])
-        cols = self._downsample_offsets(channel.shape[-1])
-        num_imgs = channel.shape[0]
+        num_imgs = sem_seg.shape[0]
         out = None
-        for r in rows:
-            for c in cols:
-                sub = channel[:, r][:, :, c]
-                if out is None:
-                    out = sem_seg.new_zeros((num_imgs, regions + 1, sub[0].numel()), dtype=torch.float)
-                out.scatter_add_(1, sub.reshape(num_imgs, 1, -1),
-                                 out.new_full((num_imgs, 1, sub[0].numel()), 0.25))
-        return out[:, :regions].reshape(num_imgs, regions, *sub.shape[-2:])
+        for sample in self._samples(sem_seg):
+            channel = (sample.long() - self.num_things_classes + 1).clamp(min=0)
+            channel[(sample == self.ignore_index) | (channel > self.num_stuff_classes)] = regions
+            if out is None:
+                out = sem_seg.new_zeros((num_imgs, regions + 1, sample[0].numel()), dtype=torch.float)
+            out.scatter_add_(1, channel.reshape(num_imgs, 1, -1),
+                             out.new_full((num_imgs, 1, sample[0].numel()), 0.25))
+        return out[:, :regions].reshape(num_imgs, regions, *sample.shape[-2:])
 
     def draw_heatmaps(self, num_imgs: int, size: Tuple[int, int], img_inds: Tensor,
                       labels: Tensor, centers: Tensor, radii: Tensor) -> Tensor:

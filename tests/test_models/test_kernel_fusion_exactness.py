@@ -1,0 +1,210 @@
+"""KernelFusion's fast paths give bit-identical results to the plain computations they replace.
+
+References are the straightforward forms: one bilinear resize of all maps followed by a threshold or
+an argmax, ``F.max_pool2d`` peaks, and a pixel-set greedy placement written with numpy.
+"""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmdet.registry import MODELS
+
+from mmpfcn.models.seg_heads.kernel_fusion import (_expand_pixels, _first_argmax, _max3x3,
+                                                    masks_to_boxes)
+
+STRIDE = 4
+
+
+def build_fusion(**kwargs):
+    cfg = dict(type='KernelFusion', num_things_classes=3, num_stuff_classes=4, stuff_area_limit=30)
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def blob_maps(num, height, width, seed):
+    """Probability maps like a trained model's: compact blobs, some touching the border, one empty,
+    one constant at the threshold, one of noise and, from four maps on, a plateau just above it."""
+    gen = torch.Generator().manual_seed(seed)
+    ys = torch.arange(height, dtype=torch.float)[:, None]
+    xs = torch.arange(width, dtype=torch.float)[None]
+    maps = []
+    for _ in range(num):
+        cy, cx = torch.rand(2, generator=gen) * torch.tensor([height, width])
+        sy, sx = 0.5 + torch.rand(2, generator=gen) * torch.tensor([height, width]) / 4
+        maps.append(torch.exp(-((ys - cy) / sy)**2 - ((xs - cx) / sx)**2))
+    maps = torch.stack(maps)
+    maps[0] = 0.01
+    maps[1] = 0.4
+    maps[2] = torch.rand(height, width, generator=gen)
+    if num > 3:
+        maps[3] = 0.0
+        maps[3, height // 3:height // 2, width // 2:] = 0.401
+    if num > 4:  # a step just above the threshold that ends on a tile border
+        maps[4] = 0.0
+        maps[4, :, :16] = 0.45
+    return maps
+
+
+def reference_masks(fusion, probs, img_shape, out_shape):
+    return fusion._resize(probs, img_shape, out_shape) > fusion.mask_thr
+
+
+def boxes_of(masks):
+    boxes = []
+    for mask in masks.numpy():
+        ys, xs = np.nonzero(mask)
+        boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1] if len(ys) else [0, 0, 0, 0])
+    return torch.tensor(boxes, dtype=torch.float).reshape(-1, 4)
+
+
+def test_max3x3_equals_max_pool():
+    gen = torch.Generator().manual_seed(0)
+    for shape in [(2, 3, 17, 23), (1, 2, 1, 9), (1, 1, 5, 1), (1, 4, 1, 1)]:
+        x = torch.randint(0, 4, shape, generator=gen).float()  # many ties
+        assert torch.equal(_max3x3(x), F.max_pool2d(x, 3, stride=1, padding=1))
+
+
+def test_first_argmax_and_pixel_expansion_equal_torch():
+    x = torch.randint(0, 3, (4, 7, 5, 6)).float()  # many ties
+    x[0, 3, 0, 0] = x[1, 2, 1, 1] = x[1, 5, 1, 1] = float('nan')  # argmax counts NaN as largest
+    for dim in range(4):
+        assert torch.equal(_first_argmax(x, dim), x.argmax(dim))
+    labels = torch.randint(0, 9, (2, 3, 5))
+    assert torch.equal(_expand_pixels(labels, 4), labels.repeat_interleave(4, 1).repeat_interleave(4, 2))
+
+
+@pytest.mark.parametrize('threads', [1, 2])
+@pytest.mark.parametrize('num', [3, 12])
+@pytest.mark.parametrize('feat_shape,img_shape,out_shape', [
+    ((40, 56), (157, 221), (157, 221)),  # the image itself, crops of each mask
+    ((40, 56), (157, 221), (120, 169)),  # rescaled to a smaller original
+    ((40, 56), (160, 224), (403, 565)),  # and a larger one
+    ((8, 12), (30, 45), (30, 45)),  # small: resized all at once
+    ((8, 12), (30, 45), (61, 90)),
+])
+def test_instance_masks_and_boxes_equal_full_resize(feat_shape, img_shape, out_shape, num, threads):
+    fusion = build_fusion()
+    probs = blob_maps(num, *feat_shape, seed=num + threads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        masks, boxes = fusion.instance_masks(probs, img_shape, out_shape)
+        expected = reference_masks(fusion, probs, img_shape, out_shape)
+    finally:
+        torch.set_num_threads(previous)
+    assert masks.dtype == torch.bool and masks.shape == (num, *out_shape)
+    assert torch.equal(masks, expected)
+    assert torch.equal(boxes, boxes_of(expected))
+    assert not masks[0].any() and (num == 3 or masks[3:].any())
+
+
+def test_masks_to_boxes_of_empty_and_full_masks():
+    masks = torch.zeros(3, 5, 7, dtype=torch.bool)
+    masks[1, 1:3, 2:6] = True
+    masks[2] = True
+    assert masks_to_boxes(masks).tolist() == [[0, 0, 0, 0], [2, 1, 6, 3], [0, 0, 7, 5]]
+    assert masks_to_boxes(masks[:0]).shape == (0, 4)
+
+
+@pytest.mark.parametrize('threads', [1, 2])
+@pytest.mark.parametrize('num', [1, 3, 6])
+@pytest.mark.parametrize('img_shape,out_shape', [((157, 221), (157, 221)), ((157, 221), (120, 169)),
+                                                 ((30, 45), (61, 90))])
+def test_stuff_region_equals_argmax_with_ties(img_shape, out_shape, num, threads):
+    fusion = build_fusion()
+    feat_shape = ((img_shape[0] + 31) // 32 * 8, (img_shape[1] + 31) // 32 * 8)
+    probs = blob_maps(max(num, 3), *feat_shape, seed=num)[:num]
+    if num > 2:
+        probs[2] = probs[1]  # exact ties go to the lower index
+    if num > 4:  # clear regions with a step on a tile border
+        probs[3:5] = 0.01
+        probs[3, :, :16], probs[4, :, :16] = 0.5, 0.45
+        probs[4, :, 16:] = 0.9
+    classes = torch.tensor([0, 2, 3, 1, 4, 5][:num])
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        region = fusion.stuff_region(probs, classes, img_shape, out_shape)
+        expected = classes[fusion._resize(probs, img_shape, out_shape).argmax(0)]
+    finally:
+        torch.set_num_threads(previous)
+    assert region.dtype == torch.long and torch.equal(region, expected)
+
+
+@pytest.mark.parametrize('threads', [1, 2])
+@pytest.mark.parametrize('channels', [1, 3])
+def test_resize_tiles_is_bit_identical_to_full_resize(channels, threads):
+    """Raw upsampled values (no threshold to hide a rounding difference) of border, corner,
+    partial and interior tiles, with groups of one and of three tiles."""
+    fusion = build_fusion()
+    height, width = 40, 56  # tiles: rows 0, 16, 24 (the last one ends at the border), cols 0..40
+    maps = torch.rand(2, channels, height, width, generator=torch.Generator().manual_seed(channels))
+    tiles = torch.tensor([[0, 0, 0], [0, 0, 3], [1, 2, 3], [1, 2, 0], [0, 1, 1], [1, 1, 1], [1, 1, 2],
+                          [0, 2, 1]])
+    out = torch.full((2, STRIDE * height, STRIDE * width), -1.0)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        fusion._resize_tiles(maps, tiles, lambda up: up[:, -1], out)
+        # Resizing all three maps at once would itself round differently on one thread.
+        full = F.interpolate(maps[:, -1:], scale_factor=STRIDE, mode='bilinear', align_corners=False)[:, 0]
+    finally:
+        torch.set_num_threads(previous)
+    written = out >= 0
+    for index, row, col in tiles.tolist():
+        y0, x0 = min(16 * row, height - 16), min(16 * col, width - 16)
+        assert written[index, STRIDE * y0:STRIDE * (y0 + 16), STRIDE * x0:STRIDE * (x0 + 16)].all()
+    assert written.sum() == (8 * 16 * 16 - 8 * 16 - 8 * 8) * STRIDE**2  # the last row overlaps
+    assert torch.equal(out[written], full[written])
+
+
+def reference_panoptic(fusion, masks, labels, scores, region):
+    """The placement rule of ``KernelFusion.combine`` on numpy pixel sets."""
+    masks, region = masks.numpy(), region.numpy()
+    pan = np.full(region.shape, fusion.num_classes, np.int64)
+    covered = np.zeros(region.shape, bool)
+    segment = 0
+    for mask, label, score in zip(masks, labels.tolist(), scores.tolist()):
+        if score < fusion.panoptic_instance_score_thr:
+            break
+        area = mask.sum()
+        if area == 0 or (mask & covered).sum() / area > fusion.overlap_thr:
+            continue
+        segment += 1
+        pan[mask & ~covered] = label + segment * INSTANCE_OFFSET
+        covered |= mask
+    free = np.where(covered, 0, region)
+    for channel in range(1, fusion.num_stuff_classes + 1):
+        pixels = free == channel
+        if pixels.sum() >= fusion.stuff_area_limit:
+            pan[pixels] = channel + fusion.num_things_classes - 1
+    sem = pan % INSTANCE_OFFSET
+    sem[sem == fusion.num_classes] = fusion.semantic_void
+    return torch.from_numpy(pan), torch.from_numpy(sem)
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_combine_equals_pixel_set_placement(seed):
+    fusion = build_fusion(panoptic_instance_score_thr=0.3, overlap_thr=0.5)
+    gen = torch.Generator().manual_seed(seed)
+    height, width = 48, 64
+    masks = torch.zeros(12, height, width, dtype=torch.bool)
+    for mask in masks[1:]:  # the first stays empty
+        y0 = int(torch.randint(0, height - 4, (1, ), generator=gen))
+        x0 = int(torch.randint(0, width - 4, (1, ), generator=gen))
+        h, w = torch.randint(3, 30, (2, ), generator=gen).tolist()
+        patch = mask[y0:y0 + h, x0:x0 + w]
+        patch[:] = torch.rand(patch.shape, generator=gen) > 0.2
+    masks[5] = masks[3]  # fully covered by an earlier one
+    scores = torch.sort(torch.rand(12, generator=gen), descending=True).values
+    scores[9] = 0.1  # placement stops here
+    labels = torch.randint(0, 3, (12, ), generator=gen)
+    region = torch.randint(0, 5, (height // 8, width // 8), generator=gen)
+    region = region.repeat_interleave(8, 0).repeat_interleave(8, 1)
+    result = fusion.combine(masks, labels, scores, region)
+    pan, sem = reference_panoptic(fusion, masks, labels, scores, region)
+    assert torch.equal(result['pan_results'].sem_seg[0], pan)
+    assert torch.equal(result['sem_results'].sem_seg[0], sem)
+    assert torch.equal(result['ins_results'].bboxes, boxes_of(masks))
+    assert torch.equal(result['ins_results'].masks, masks)
