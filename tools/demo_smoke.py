@@ -1,4 +1,4 @@
-"""Smoke check of the Panoptic FCN model, run by ``make demo``.
+"""Smoke check of the Panoptic FCN model, run by ``make smoke``.
 
 Builds the registered model from its config with random weights (no
 pretrained backbone, nothing downloaded), predicts on a generated image the

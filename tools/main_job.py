@@ -45,6 +45,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--num-overlays', type=int, default=4, help='val images to draw')
     parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='train with mixed precision (tools/train.py --amp: bfloat16 '
+        'on a CPU)')
+    parser.add_argument(
         '--install-seconds',
         type=float,
         help='duration of the install stage run before this script (make)')
@@ -200,7 +205,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f'[main job] {DATA_ROOT} is complete; generation skipped')
 
     with timer.stage('train', f'{args.config} from scratch'):
-        run_tool(['tools/train.py', args.config, '--work-dir', work_dir])
+        # No validation loop in training: the test stage evaluates right after.
+        run_tool(['tools/train.py', args.config, '--work-dir', work_dir] +
+                 (['--amp'] if args.amp else []) + [
+                     '--cfg-options', 'val_cfg=None', 'val_dataloader=None',
+                     'val_evaluator=None'
+                 ])
     checkpoint = last_checkpoint(work_dir)
 
     with timer.stage('test', 'PQ on the val split'):
