@@ -22,7 +22,7 @@ demo:
 smoke: install
 	$(PYTHON) tools/demo_smoke.py
 
-# Issue 6: Panoptic FCN against MMDet's Panoptic FPN and Mask2Former; trains
+# Panoptic FCN against MMDet's Panoptic FPN and Mask2Former; trains
 # what has no checkpoint yet (hours on CPU) and rewrites docs/benchmark.md.
 benchmark: install
 	$(PYTHON) tools/analysis_tools/benchmark_suite.py
