@@ -94,7 +94,7 @@ PARTS: Dict[str, Part] = {
             '`configs/_base_/models/resnet18_synthetic.py`), the data (the '
             '600 training images of the synthetic set at 256x256 with '
             'random flips: `configs/_base_/datasets/synthetic_panoptic.py`) '
-            'and the training budget (1000 iterations of 8 images, AdamW '
+            'and the training budget (2000 iterations of 8 images, AdamW '
             '1e-3, warm-up and cosine decay: '
             '`configs/_base_/schedules/synthetic_adamw.py`). Panoptic FCN '
             'uses its narrow synthetic heads; Panoptic FPN and Mask2Former '

@@ -1,4 +1,4 @@
-# Training budget of every model trained on the synthetic set: 1000
+# Training budget of every model trained on the synthetic set: 2000
 # iterations of `synthetic_batch_size` images, AdamW 1e-3 with a 100-iteration
 # linear warm-up and cosine decay, gradient clipping at norm 10; one
 # checkpoint, at the end. The batch size goes into the config's loader:
@@ -6,7 +6,7 @@
 _base_ = ['mmdet::_base_/default_runtime.py']
 
 synthetic_batch_size = 8
-max_iters = 1000
+max_iters = 2000
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
