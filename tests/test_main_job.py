@@ -115,3 +115,16 @@ def test_main_job_draws_overlays(trained, tmp_path):
     assert len(paths) == 2
     for path in paths:
         assert Image.open(path).size == (2 * SIZE, SIZE)
+
+
+def test_amp_choice(monkeypatch):
+    """``--amp auto`` trains in mixed precision with CUDA or a CPU whose oneDNN has bfloat16
+    kernels, and in float32 otherwise; ``on``/``off`` force it."""
+    import torch
+    main_job = load_main_job()
+    for cuda, bf16, expected in ((True, False, True), (False, True, True), (False, False, False)):
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+        monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: bf16)
+        assert main_job.use_amp('auto') is expected
+        assert main_job.use_amp('on') is True
+        assert main_job.use_amp('off') is False
