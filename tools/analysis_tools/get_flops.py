@@ -10,18 +10,16 @@ Example::
 """
 import argparse
 
-import torch
-from mmdet.registry import MODELS
-from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 
 import mmpfcn  # noqa: F401
+from mmpfcn.utils.benchmark import (build_model, count_flops, drop_pretrained, pack_images,
+                                    resolve_config_path, synthetic_images)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='model config file')
+    parser.add_argument('config', help='model config file (also mmdet::...)')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
                         help='input height and width (padded to the size divisor like real inputs)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
@@ -29,20 +27,19 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    """Count on one synthetic image, as tools/analysis_tools/benchmark.py does."""
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(resolve_config_path(args.config))
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    cfg.model.backbone.init_cfg = None
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = MODELS.build(cfg.model).eval()
-    divisor = cfg.model.data_preprocessor.get('pad_size_divisor', 1)
-    h, w = (-(-s // divisor) * divisor for s in args.shape)
-    with torch.no_grad():
-        info = get_model_complexity_info(model, inputs=(torch.zeros(1, 3, h, w), ), show_table=False,
-                                         show_arch=False)
-    print(f'config: {args.config}\ninput: {args.shape[0]}x{args.shape[1]} (padded {h}x{w})\n'
-          f"FLOPs: {info['flops_str']}\nparameters: {info['params_str']}")
+    drop_pretrained(cfg.model)
+    model = build_model(cfg, None, 'cpu')
+    batch = pack_images(synthetic_images(tuple(args.shape), 1, seed=0))[0]
+    flops, padded = count_flops(model, batch)
+    params = sum(p.numel() for p in model.parameters())
+    print(f'config: {args.config}\ninput: {args.shape[0]}x{args.shape[1]} (padded {padded[-2]}x{padded[-1]})\n'
+          f'FLOPs: {"not countable" if flops is None else f"{flops / 1e9:.1f}G"}\n'
+          f'parameters: {params / 1e6:.2f}M')
 
 
 if __name__ == '__main__':
