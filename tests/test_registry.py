@@ -71,7 +71,8 @@ def test_import_mmpfcn_keeps_mmdet_registries_resolvable():
     for name, root in roots.items():
         mmdet_registry = getattr(mmdet.registry, name, root)
         for registry in walk_registries(root):
-            for key, cls in registry.module_dict.items():
+            # A snapshot: get() may import (and register) more modules.
+            for key, cls in list(registry.module_dict.items()):
                 if cls.__module__.startswith('mmpfcn'):
                     assert mmdet_registry.get(key) is cls, (
                         f'{cls.__module__}.{cls.__qualname__} is registered '

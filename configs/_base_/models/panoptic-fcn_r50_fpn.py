@@ -55,7 +55,7 @@ model = dict(
         embed_channels=64,
         num_convs=3,
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
-        position_conv_cfg=dict(type='DCNv2'),
+        position_conv_cfg=dict(type='SampledDCNv2'),
         num_positives=7,
         target_generator=dict(
             type='PanopticFCNTargetGenerator',
