@@ -133,7 +133,8 @@ def test_report_gives_commands_conditions_plots_and_definitions():
     assert 'python suite.py --only speed' in markdown
     assert ('python tools/train.py configs/benchmark/'
             'mask2former_r50_synthetic-short.py --work-dir work_dirs/'
-            'benchmark/mask2former_r50_synthetic-short') in markdown
+            'benchmark/mask2former_r50_synthetic-short --cfg-options '
+            'val_cfg=None val_dataloader=None val_evaluator=None') in markdown
     assert '![speed plot](images/benchmark_speed.png)' in markdown
     assert 'Test CPU, 2 logical cores' in markdown
     assert 'torch threads: 2' in markdown

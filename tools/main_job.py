@@ -3,7 +3,8 @@
 Stages (each timed):
 
 1. data     - generate the synthetic COCO-panoptic set in ``data/synthetic``
-              (600 train / 100 val images of 256x256; skipped when present);
+              (3000 train / 100 val images of 256x256, rendered by one
+              process per core; skipped when present);
 2. train    - ``tools/train.py`` from scratch with the synthetic config
               (MMEngine log lines with the ETA, validation at the end);
 3. test     - ``tools/test.py`` on the val split: MMDet's PQ / SQ / RQ table
@@ -211,20 +212,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         timer.seconds['install'] = args.install_seconds
 
     with timer.stage('data', f'synthetic COCO panoptic set in {DATA_ROOT}'):
-        from mmpfcn.datasets import generate_synthetic_panoptic
-        if generate_synthetic_panoptic(DATA_ROOT):
-            print(f'[main job] wrote 600 train + 100 val images to '
-                  f'{DATA_ROOT}')
+        from mmpfcn.datasets import (DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL,
+                                     generate_synthetic_panoptic)
+        if generate_synthetic_panoptic(DATA_ROOT, workers=os.cpu_count() or 1):
+            print(f'[main job] wrote {DEFAULT_NUM_TRAIN} train + '
+                  f'{DEFAULT_NUM_VAL} val images to {DATA_ROOT}')
         else:
             print(f'[main job] {DATA_ROOT} is complete; generation skipped')
 
     with timer.stage('train', f'{args.config} from scratch'):
-        # No validation loop in training: the test stage evaluates right after.
+        from mmpfcn.utils.cli import NO_VALIDATION_OPTIONS
         run_tool(['tools/train.py', args.config, '--work-dir', work_dir] +
-                 (['--amp'] if use_amp(args.amp) else []) + [
-                     '--cfg-options', 'val_cfg=None', 'val_dataloader=None',
-                     'val_evaluator=None'
-                 ])
+                 (['--amp'] if use_amp(args.amp) else []) +
+                 ['--cfg-options', *NO_VALIDATION_OPTIONS])
     checkpoint = last_checkpoint(work_dir)
 
     with timer.stage('test', 'PQ on the val split'):

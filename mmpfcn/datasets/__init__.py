@@ -3,7 +3,8 @@
 dataset with checked loading transforms that name the file of bad data."""
 from .bad_data_error import BadDataError
 from .checked_coco_panoptic import CheckedCocoPanopticDataset
-from .synthetic_panoptic import (NUM_STUFF_CLASSES, NUM_THING_CLASSES,
+from .synthetic_panoptic import (DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL,
+                                 NUM_STUFF_CLASSES, NUM_THING_CLASSES,
                                  STUFF_CLASSES, SYNTHETIC_CLASSES,
                                  SYNTHETIC_METAINFO, THING_CLASSES,
                                  generate_synthetic_panoptic)
@@ -13,6 +14,7 @@ from .transforms import (LoadCheckedImageFromFile,
 __all__ = [
     'generate_synthetic_panoptic', 'SYNTHETIC_CLASSES', 'SYNTHETIC_METAINFO',
     'THING_CLASSES', 'STUFF_CLASSES', 'NUM_THING_CLASSES', 'NUM_STUFF_CLASSES',
+    'DEFAULT_NUM_TRAIN', 'DEFAULT_NUM_VAL',
     'BadDataError', 'CheckedCocoPanopticDataset', 'LoadCheckedImageFromFile',
     'LoadCheckedPanopticAnnotations'
 ]

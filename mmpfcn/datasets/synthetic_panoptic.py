@@ -20,6 +20,8 @@ Layout written by :func:`generate_synthetic_panoptic` (as COCO panoptic)::
 import json
 import os
 import os.path as osp
+from functools import partial
+from multiprocessing import get_context
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -55,6 +57,10 @@ SYNTHETIC_CATEGORIES: List[dict] = [
 ]
 
 SPLITS: Tuple[str, ...] = ('train', 'val')
+# Default split sizes: enough distinct things that shape recognition does not
+# just memorise the training set within the main job's budget.
+DEFAULT_NUM_TRAIN = 3000
+DEFAULT_NUM_VAL = 100
 FORMAT_VERSION = 1
 MAX_THINGS = 10
 # A thing is dropped when less than this much of it stays visible.
@@ -383,41 +389,55 @@ def _split_paths(out_dir: str, split: str) -> Tuple[str, str, str]:
             osp.join(out_dir, 'annotations', f'panoptic_{split}.json'))
 
 
+def _write_image(out_dir: str, split: str, size: int, seed: int,
+                 index: int) -> Tuple[dict, dict]:
+    """Render and save image ``index`` of a split; its ``images`` and
+    ``annotations`` entries.
+
+    Image ``i`` is drawn from ``default_rng([seed, split_index, i])``, so it
+    depends only on the seed, the split and its index (not on which process
+    renders it).
+    """
+    img_dir, pan_dir, _ = _split_paths(out_dir, split)
+    rng = np.random.default_rng([seed, SPLITS.index(split), index])
+    phase = index % 10
+    num_stuff = 1 if phase == ONE_STUFF_PHASE else int(
+        rng.integers(2, NUM_STUFF_CLASSES + 1))
+    image_id = index + 1
+    image, id_map, segments = render_sample(
+        rng, size, phase != NO_THINGS_PHASE, num_stuff,
+        image_id * SEGMENT_ID_STRIDE + 1)
+    file_name = f'{image_id:06d}.png'
+    _save_png(image, osp.join(img_dir, file_name))
+    _save_png(id2rgb(id_map), osp.join(pan_dir, file_name))
+    return (dict(id=image_id, file_name=file_name, height=size, width=size),
+            dict(image_id=image_id, file_name=file_name,
+                 segments_info=segments))
+
+
 def generate_split(out_dir: str, split: str, num_images: int, size: int,
-                   seed: int) -> dict:
+                   seed: int, workers: int = 1) -> dict:
     """Generate one split and return its COCO panoptic json dict.
 
-    Image ``i`` is drawn from ``default_rng([seed, split_index, i])``, so each
-    image depends only on the seed, the split and its index.
+    ``workers`` processes render images in parallel; the files are the same
+    for any number of workers.
     """
     assert (num_images + 1) * SEGMENT_ID_STRIDE < 2**24, \
         'segment ids must fit in 24-bit RGB'
     img_dir, pan_dir, json_path = _split_paths(out_dir, split)
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(pan_dir, exist_ok=True)
-    split_index = SPLITS.index(split)
-    images, annotations = [], []
-    for index in range(num_images):
-        rng = np.random.default_rng([seed, split_index, index])
-        phase = index % 10
-        num_stuff = 1 if phase == ONE_STUFF_PHASE else int(
-            rng.integers(2, NUM_STUFF_CLASSES + 1))
-        image_id = index + 1
-        image, id_map, segments = render_sample(
-            rng, size, phase != NO_THINGS_PHASE, num_stuff,
-            image_id * SEGMENT_ID_STRIDE + 1)
-        file_name = f'{image_id:06d}.png'
-        _save_png(image, osp.join(img_dir, file_name))
-        _save_png(id2rgb(id_map), osp.join(pan_dir, file_name))
-        images.append(
-            dict(id=image_id, file_name=file_name, height=size, width=size))
-        annotation = dict(image_id=image_id, file_name=file_name)
-        annotations.append(dict(annotation, segments_info=segments))
+    write = partial(_write_image, out_dir, split, size, seed)
+    if workers > 1 and num_images > 1:
+        with get_context('spawn').Pool(min(workers, num_images)) as pool:
+            entries = pool.map(write, range(num_images), chunksize=8)
+    else:
+        entries = [write(index) for index in range(num_images)]
     data = dict(
         info=dict(description=f'mmpfcn synthetic panoptic ({split})'),
         licenses=[],
-        images=images,
-        annotations=annotations,
+        images=[image for image, _ in entries],
+        annotations=[annotation for _, annotation in entries],
         categories=SYNTHETIC_CATEGORIES)
     with open(json_path, 'w') as f:
         json.dump(data, f)
@@ -457,16 +477,18 @@ def is_complete(out_dir: str, num_train: int, num_val: int, size: int,
 
 
 def generate_synthetic_panoptic(out_dir: str,
-                                num_train: int = 600,
-                                num_val: int = 100,
+                                num_train: int = DEFAULT_NUM_TRAIN,
+                                num_val: int = DEFAULT_NUM_VAL,
                                 size: int = 256,
                                 seed: int = 0,
-                                force: bool = False) -> bool:
+                                force: bool = False,
+                                workers: int = 1) -> bool:
     """Write the synthetic COCO panoptic dataset to ``out_dir``.
 
-    Same arguments give byte-identical files. Generation is skipped when
-    ``out_dir`` already holds a complete dataset with the same parameters,
-    unless ``force``.
+    Same arguments give byte-identical files, whatever ``workers`` (processes
+    rendering images in parallel). Generation is skipped when ``out_dir``
+    already holds a complete dataset with the same parameters, unless
+    ``force``.
 
     Returns:
         bool: Whether the dataset was (re)generated.
@@ -477,7 +499,7 @@ def generate_synthetic_panoptic(out_dir: str,
     if osp.exists(meta_path):
         os.remove(meta_path)
     for split, num in zip(SPLITS, (num_train, num_val)):
-        generate_split(out_dir, split, num, size, seed)
+        generate_split(out_dir, split, num, size, seed, workers)
     with open(meta_path, 'w') as f:
         json.dump(_meta(num_train, num_val, size, seed), f)
     return True
@@ -486,6 +508,7 @@ def generate_synthetic_panoptic(out_dir: str,
 __all__ = [
     'SYNTHETIC_CLASSES', 'SYNTHETIC_METAINFO', 'SYNTHETIC_PALETTE',
     'SYNTHETIC_CATEGORIES', 'THING_CLASSES', 'STUFF_CLASSES',
-    'NUM_THING_CLASSES', 'NUM_STUFF_CLASSES', 'generate_synthetic_panoptic',
+    'NUM_THING_CLASSES', 'NUM_STUFF_CLASSES', 'DEFAULT_NUM_TRAIN', 'DEFAULT_NUM_VAL',
+    'generate_synthetic_panoptic',
     'generate_split', 'render_sample', 'is_complete'
 ]

@@ -19,6 +19,11 @@ from .cpu_distributed import prepare_cpu_distributed
 
 # Hooks tools/train.py adds to every config (unless it has them).
 RELIABILITY_HOOKS = ('FiniteLossHook', 'BadSampleReportHook')
+# tools/train.py --cfg-options for jobs that evaluate with tools/test.py right
+# after training: no validation loop (MMEngine 0.10 validates at max_iters
+# even when val_interval is larger).
+NO_VALIDATION_OPTIONS = ('val_cfg=None', 'val_dataloader=None',
+                         'val_evaluator=None')
 
 
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:

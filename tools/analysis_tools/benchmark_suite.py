@@ -46,6 +46,7 @@ from mmengine.config import Config
 
 from mmpfcn.utils.atomic_write import atomic_write
 from mmpfcn.utils.benchmark import COLUMNS
+from mmpfcn.utils.cli import NO_VALIDATION_OPTIONS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = osp.join('data', 'synthetic')
@@ -92,7 +93,7 @@ PARTS: Dict[str, Part] = {
             setup='The three models share the backbone (ResNet-18 with '
             'base_channels 32 and GroupNorm, no pretraining: '
             '`configs/_base_/models/resnet18_synthetic.py`), the data (the '
-            '600 training images of the synthetic set at 256x256 with '
+            '3000 training images of the synthetic set at 256x256 with '
             'random flips: `configs/_base_/datasets/synthetic_panoptic.py`) '
             'and the training budget (2000 iterations of 8 images, AdamW '
             '1e-3, warm-up and cosine decay: '
@@ -143,7 +144,8 @@ percentile over the timed images.
   1000 / e2e median.
 - **FLOPs**: MMEngine's count of the forward on one input of the part's size
   (padded to the model's size divisor); operators without a counting rule
-  (e.g. mmcv's deformable convolution, `grid_sample`) count as zero.
+  (e.g. mmcv's deformable-convolution kernel, `grid_sample`) count as zero,
+  while the matmul of `SampledDCNv2`'s CPU path is counted.
 - **peak mem**: the process's peak resident memory while the model runs on
   CPU (interpreter and libraries included), or CUDA's peak allocation.
 """
@@ -154,8 +156,10 @@ CAVEATS = """\
 - Mask2Former's pixel decoder uses mmcv's `MultiScaleDeformableAttention`,
   which on CPU falls back to its PyTorch implementation (`grid_sample` per
   level); its CUDA kernel is not used here, so its share of the CPU time
-  overstates its GPU cost. Panoptic FCN's deformable convolution (DCNv2)
-  runs mmcv's CPU kernel.
+  overstates its GPU cost. Panoptic FCN's deformable convolutions run as
+  `SampledDCNv2`: mmcv's DCNv2 whose CPU forward is one threaded
+  `grid_sample` and one matmul per layer (mmcv's own CPU im2col is a
+  single-threaded loop); on GPU it is mmcv's kernel.
 - The accuracy models are small and trained briefly on a small synthetic
   set: the table compares training efficiency under one budget, not COCO
   accuracy (see `docs/model_zoo.md` for published COCO numbers).
@@ -243,6 +247,13 @@ def run(command: List[str], threads: Optional[int] = None) -> None:
                    check=True)
 
 
+def train_command(config: str, work_dir: str) -> List[str]:
+    """``tools/train.py`` of a benchmark model, without a validation loop
+    (the benchmark evaluates the checkpoint)."""
+    return ['tools/train.py', config, '--work-dir', work_dir,
+            '--cfg-options', *NO_VALIDATION_OPTIONS]
+
+
 def checkpoints_for(part: Part, work_root: str,
                     skip_train: bool) -> Dict[str, Optional[str]]:
     """The checkpoint of every config of the part; missing ones are trained
@@ -254,8 +265,8 @@ def checkpoints_for(part: Part, work_root: str,
             warnings.warn(f'{config}: no checkpoint; benchmarked with '
                           'random weights (--skip-train)')
         elif checkpoint is None:
-            run(['tools/train.py', config, '--work-dir',
-                 osp.join(work_root, config_name(config))])
+            run(train_command(config, osp.join(work_root,
+                                               config_name(config))))
             checkpoint = find_checkpoint(config, work_root)
             if checkpoint is None:
                 raise RuntimeError(f'training {config} left no checkpoint')
@@ -504,9 +515,8 @@ def _commands(results: dict) -> List[str]:
     for record in results['models']:
         if record.get('checkpoint'):
             work_dir = osp.dirname(record['checkpoint'])
-            lines.append(shlex.join(['python', 'tools/train.py',
-                                     record['config'], '--work-dir',
-                                     work_dir]))
+            lines.append(shlex.join(
+                ['python'] + train_command(record['config'], work_dir)))
     suite = results.get('suite', {})
     lines += [suite[key] for key in ('command', 'suite_command')
               if suite.get(key)]
@@ -575,7 +585,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if not args.report_only:
         from mmpfcn.datasets import generate_synthetic_panoptic
-        if generate_synthetic_panoptic(DATA_ROOT):
+        if generate_synthetic_panoptic(DATA_ROOT, workers=os.cpu_count() or 1):
             print(f'[benchmark] generated the synthetic set in {DATA_ROOT}')
         checkpoints = {
             part.name: checkpoints_for(part, args.work_dir, args.skip_train)

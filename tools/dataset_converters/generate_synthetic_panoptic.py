@@ -3,27 +3,34 @@
 Example::
 
     python tools/dataset_converters/generate_synthetic_panoptic.py \
-        --out-dir data/synthetic --num-train 600 --num-val 100 --size 256
+        --out-dir data/synthetic --num-train 3000 --num-val 100 --size 256
 
 Skips the work when ``--out-dir`` already holds a complete dataset made with
 the same parameters, unless ``--force``.
 """
 import argparse
+import os
 import time
 
-from mmpfcn.datasets import generate_synthetic_panoptic
+from mmpfcn.datasets import (DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL,
+                             generate_synthetic_panoptic)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out-dir', default='data/synthetic')
-    parser.add_argument('--num-train', type=int, default=600)
-    parser.add_argument('--num-val', type=int, default=100)
+    parser.add_argument('--num-train', type=int, default=DEFAULT_NUM_TRAIN)
+    parser.add_argument('--num-val', type=int, default=DEFAULT_NUM_VAL)
     parser.add_argument(
         '--size', type=int, default=256, help='square image side in pixels')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--force', action='store_true', help='regenerate a complete output')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=os.cpu_count() or 1,
+        help='processes rendering images (the files do not depend on it)')
     return parser.parse_args()
 
 
@@ -36,7 +43,8 @@ def main() -> None:
         num_val=args.num_val,
         size=args.size,
         seed=args.seed,
-        force=args.force)
+        force=args.force,
+        workers=args.workers)
     if generated:
         print(f'wrote {args.num_train} train and {args.num_val} val images '
               f'({args.size}x{args.size}) to {args.out_dir} in '

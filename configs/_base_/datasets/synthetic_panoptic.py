@@ -1,6 +1,6 @@
 # Synthetic COCO-panoptic dataset (shapes on textures) written by
 # tools/dataset_converters/generate_synthetic_panoptic.py with its defaults:
-# 600 train / 100 val images of 256x256, seed 0. The classes equal
+# 3000 train / 100 val images of 256x256, seed 0. The classes equal
 # mmpfcn.datasets.SYNTHETIC_METAINFO (things first, as MMDet labels them).
 dataset_type = 'CocoPanopticDataset'
 data_root = 'data/synthetic/'
