@@ -219,6 +219,45 @@ def test_accuracy_configs_train_like_panoptic_fcn(config):
         assert cfg[key] == reference[key], key
 
 
+# Model settings that give a width (channels, embedding or hidden sizes).
+WIDTH_KEYS = ('in_channels', 'out_channels', 'feat_channels',
+              'conv_out_channels', 'fc_out_channels', 'inner_channels',
+              'embed_dims', 'feedforward_channels', 'num_feats')
+
+
+# The restated MMDet model each accuracy config narrows.
+NARROWED_MODELS = {
+    'configs/benchmark/panoptic-fpn_r18_fpn_synthetic.py':
+    'configs/_base_/models/panoptic-fpn_r50_fpn_synthetic.py',
+    'configs/benchmark/mask2former_r18_synthetic.py':
+    'configs/_base_/models/mask2former_r50_synthetic.py',
+}
+
+
+def test_every_mmdet_accuracy_config_is_checked_for_its_widths():
+    assert tuple(NARROWED_MODELS) == suite.PARTS['accuracy'].configs[1:]
+
+
+@pytest.mark.parametrize('config, base', NARROWED_MODELS.items())
+def test_accuracy_configs_narrow_mmdets_heads_like_panoptic_fcns(
+        config, base):
+    """Every width of MMDet's neck and heads is divided by the factor that
+    narrows Panoptic FCN's FPN from its R50 model to its synthetic config,
+    so that the three models train at the same scale."""
+    pfcn = Config.fromfile(str(REPO_ROOT / PFCN_SYNTHETIC)).model
+    factor = 256 // pfcn.neck.out_channels
+    ours = flatten(Config.fromfile(str(REPO_ROOT / config)).model.to_dict())
+    theirs = flatten(Config.fromfile(str(REPO_ROOT / base)).model.to_dict())
+    widths = {
+        key: value for key, value in theirs.items()
+        if key.split('.')[-1] in WIDTH_KEYS and isinstance(value, int)
+        and not key.startswith('backbone.')
+    }
+    assert len(widths) >= 8
+    assert {key: ours[key] for key in widths} == {
+        key: value // factor for key, value in widths.items()}
+
+
 @pytest.mark.parametrize('config', suite.PARTS['speed'].configs)
 def test_speed_configs_are_r50_from_scratch_at_800(config):
     cfg = Config.fromfile(str(REPO_ROOT / config))

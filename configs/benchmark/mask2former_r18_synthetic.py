@@ -2,7 +2,10 @@
 # backbone, data and training budget of
 # configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py (accuracy benchmark,
 # docs/benchmark.md): the synthetic 256x256 pipeline replaces MMDet's
-# large-scale jittering at 1024. The transformer keeps MMDet's widths.
+# large-scale jittering at 1024. Pixel decoder and transformer are narrowed by
+# the same factor as Panoptic FCN's neck and heads (256 -> 64 channels,
+# feed-forward layers 4x smaller), so that all three models train at the same
+# CPU scale.
 _base_ = [
     '../_base_/models/mask2former_r50_synthetic.py',
     '../_base_/models/resnet18_synthetic.py',
@@ -10,14 +13,31 @@ _base_ = [
     '../_base_/schedules/synthetic_adamw.py',
 ]
 
+width = 64
 model = dict(
     data_preprocessor=dict(
         batch_augments=[dict(_base_.batch_pad, size=_base_.image_size)]),
     backbone={{_base_.synthetic_backbone}},
     panoptic_head=dict(
         in_channels={{_base_.synthetic_backbone_channels}},
+        feat_channels=width,
+        out_channels=width,
         # At most 10 things and 4 stuff regions per image.
-        num_queries=50),
+        num_queries=50,
+        pixel_decoder=dict(
+            encoder=dict(
+                layer_cfg=dict(
+                    self_attn_cfg=dict(embed_dims=width),
+                    ffn_cfg=dict(
+                        embed_dims=width, feedforward_channels=4 * width))),
+            positional_encoding=dict(num_feats=width // 2)),
+        positional_encoding=dict(num_feats=width // 2),
+        transformer_decoder=dict(
+            layer_cfg=dict(
+                self_attn_cfg=dict(embed_dims=width),
+                cross_attn_cfg=dict(embed_dims=width),
+                ffn_cfg=dict(
+                    embed_dims=width, feedforward_channels=8 * width)))),
     # MMDet's 112x112 sampled points per mask at 1024x1024, scaled to 256x256.
     train_cfg=dict(num_points=28 * 28))
 
