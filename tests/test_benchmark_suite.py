@@ -22,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_CONFIGS = sorted(
     glob.glob(str(REPO_ROOT / 'configs' / 'benchmark' / '*.py')))
 PFCN_SYNTHETIC = 'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py'
+PFCN_R50_MODEL = 'configs/_base_/models/panoptic-fcn_r50_fpn.py'
 # What a config's training shares with Panoptic FCN's synthetic config.
 SHARED_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
                'test_evaluator', 'train_cfg', 'optim_wrapper',
@@ -245,7 +246,9 @@ def test_accuracy_configs_narrow_mmdets_heads_like_panoptic_fcns(
     narrows Panoptic FCN's FPN from its R50 model to its synthetic config,
     so that the three models train at the same scale."""
     pfcn = Config.fromfile(str(REPO_ROOT / PFCN_SYNTHETIC)).model
-    factor = 256 // pfcn.neck.out_channels
+    pfcn_r50 = Config.fromfile(str(REPO_ROOT / PFCN_R50_MODEL)).model
+    factor = pfcn_r50.neck.out_channels // pfcn.neck.out_channels
+    assert factor > 1
     ours = flatten(Config.fromfile(str(REPO_ROOT / config)).model.to_dict())
     theirs = flatten(Config.fromfile(str(REPO_ROOT / base)).model.to_dict())
     widths = {
