@@ -3,9 +3,9 @@
 # configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py (accuracy benchmark,
 # docs/benchmark.md): the synthetic 256x256 pipeline replaces MMDet's
 # large-scale jittering at 1024. Pixel decoder and transformer are narrowed by
-# the same factor as Panoptic FCN's neck and heads (256 -> 64 channels,
-# feed-forward layers 4x smaller), so that all three models train at the same
-# CPU scale.
+# the same factor as Panoptic FCN's FPN (256 -> 64 channels, feed-forward
+# layers 4x smaller), so that all three models train at the same CPU scale
+# (Panoptic FCN's kernel-generator towers are twice its FPN's width).
 _base_ = [
     '../_base_/models/mask2former_r50_synthetic.py',
     '../_base_/models/resnet18_synthetic.py',

@@ -2,8 +2,9 @@
 # the backbone, data and training budget of
 # configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py (accuracy benchmark,
 # docs/benchmark.md). Its FPN and heads are narrowed by the same factor as
-# Panoptic FCN's (256 -> 64 channels, fully connected layers 1024 -> 256), so
-# that all three models train at the same CPU scale.
+# Panoptic FCN's FPN (256 -> 64 channels, fully connected layers 1024 -> 256),
+# so that all three models train at the same CPU scale (Panoptic FCN's
+# kernel-generator towers are twice its FPN's width).
 _base_ = [
     '../_base_/models/panoptic-fpn_r50_fpn_synthetic.py',
     '../_base_/models/resnet18_synthetic.py',

@@ -99,17 +99,18 @@ PARTS: Dict[str, Part] = {
             '1e-3, warm-up and cosine decay: '
             '`configs/_base_/schedules/synthetic_adamw.py`) and the scale of '
             'their necks and heads: Panoptic FCN\'s synthetic config narrows '
-            'its FPN from 256 to 64 channels, and Panoptic FPN and '
-            'Mask2Former divide every width of MMDetection\'s models by the '
-            'same factor of 4 (FPN, RPN and RoI heads, semantic head; pixel '
+            'its FPN from 256 to 64 channels (its kernel-generator towers to '
+            '128), and Panoptic FPN and Mask2Former divide every width of '
+            'MMDetection\'s models by the FPN\'s factor of 4 (FPN, RPN and '
+            'RoI heads, semantic head; pixel '
             'decoder and transformer, feed-forward layers included; '
             'Mask2Former with 50 queries). PQ / SQ / RQ are over the 100 val '
             'images, each through its config\'s test pipeline (256x256); '
             'latencies are on those images. Training cost on a 2-core CPU '
-            '(2 threads): Panoptic FCN about 0.4 s per iteration, Panoptic '
+            '(2 threads): Panoptic FCN about 0.55 s per iteration, Panoptic '
             'FPN about 2.3 s (more than half of it in mmcv\'s '
             'single-threaded CPU RoIAlign) and Mask2Former about 1.5 s, so '
-            'about 13 minutes, 77 minutes and 50 minutes for the budget; a '
+            'about 18 minutes, 77 minutes and 50 minutes for the budget; a '
             'GPU needs minutes.'),
         Part(
             name='speed',
