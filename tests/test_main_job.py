@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+import numpy as np
 import pytest
 from mmengine.config import Config
 from PIL import Image
@@ -115,6 +116,25 @@ def test_main_job_draws_overlays(trained, tmp_path):
     assert len(paths) == 2
     for path in paths:
         assert Image.open(path).size == (2 * SIZE, SIZE)
+
+
+def test_main_job_draws_overlays_of_empty_predictions(trained, tmp_path):
+    """Score thresholds no candidate can pass leave every pixel void; the
+    prediction half of the overlay is then the bare image."""
+    work_dir, options, _ = trained
+    main_job = load_main_job()
+    cfg = Config.fromfile(str(REPO_ROOT / CONFIG))
+    cfg.merge_from_dict(dict(option.split('=', 1) for option in options if 'dataset.data_root' in option))
+    cfg.model.kernel_fusion.thing_score_thr = 1.0
+    cfg.model.kernel_fusion.stuff_score_thr = 1.0
+    paths = main_job.draw_overlays(cfg, main_job.last_checkpoint(str(work_dir)),
+                                   str(tmp_path / 'overlays'), num_images=1)
+    drawn = np.asarray(Image.open(paths[0]).convert('RGB'))
+    image_path = osp.join(cfg.test_dataloader.dataset.data_root, 'val', osp.basename(paths[0]))
+    image = np.asarray(Image.open(image_path).convert('RGB'))
+    assert drawn.shape == (SIZE, 2 * SIZE, 3)
+    assert np.abs(drawn[:, SIZE:].astype(int) - image).max() <= 1
+    assert np.abs(drawn[:, :SIZE].astype(int) - image).max() > 50
 
 
 def test_amp_choice(monkeypatch):

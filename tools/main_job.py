@@ -168,7 +168,7 @@ def draw_overlays(cfg, checkpoint: str, out_dir: str,
     from mmdet.registry import DATASETS, VISUALIZERS
     from mmdet.structures import DetDataSample
     from mmengine.dataset import pseudo_collate
-    from mmengine.structures import PixelData
+    from mmengine.structures import InstanceData, PixelData
 
     import mmpfcn  # noqa: F401  (registers the model, safe loading)
 
@@ -184,11 +184,17 @@ def draw_overlays(cfg, checkpoint: str, out_dir: str,
         info = dataset.get_data_info(index)
         with torch.no_grad():
             pred = model.test_step(pseudo_collate([dataset[index]]))[0]
+        pan = pred.pred_panoptic_seg.sem_seg.cpu().numpy()
+        if (pan == num_classes).all():
+            # MMDet's visualizer fails on a panoptic map with no segment; an
+            # empty instance set draws the bare image as the prediction.
+            prediction = dict(pred_instances=InstanceData(scores=torch.zeros(0)))
+        else:
+            prediction = dict(pred_panoptic_seg=PixelData(sem_seg=pan))
         sample = DetDataSample(
             gt_panoptic_seg=PixelData(
                 sem_seg=gt_panoptic_map(info, num_classes)[None]),
-            pred_panoptic_seg=PixelData(
-                sem_seg=pred.pred_panoptic_seg.sem_seg.cpu().numpy()))
+            **prediction)
         path = osp.join(out_dir, osp.basename(info['img_path']))
         visualizer.add_datasample(
             osp.basename(path),
