@@ -66,3 +66,10 @@ def test_synthetic_config_tunes_the_short_schedule_and_coco_keeps_the_papers():
     assert tuned(synthetic) == (2, 5.0, 0.3, 0.99)
     assert tuned(coco) == (1, 1.0, 0.7, 0.9)
     assert coco.kernel_generator.feat_channels == 256
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+def test_config_visualizer_draws_empty_predictions(path):
+    cfg = Config.fromfile(path)
+    assert cfg.visualizer.type == 'PanopticVisualizer'
+    assert cfg.visualizer.vis_backends == [dict(type='LocalVisBackend')]

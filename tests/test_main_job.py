@@ -106,13 +106,22 @@ def test_test_reports_pq_and_draws_overlays(trained):
         assert Image.open(png).size == (2 * SIZE, SIZE)  # ground truth | prediction
 
 
-def test_main_job_draws_overlays(trained, tmp_path):
-    work_dir, options, _ = trained
-    main_job = load_main_job()
+def overlay_config(options: List[str]) -> Config:
+    """The main job's config reading the tiny generated data set."""
     cfg = Config.fromfile(str(REPO_ROOT / CONFIG))
     cfg.merge_from_dict(dict(option.split('=', 1) for option in options if 'dataset.data_root' in option))
-    paths = main_job.draw_overlays(cfg, main_job.last_checkpoint(str(work_dir)),
-                                   str(tmp_path / 'overlays'), num_images=2)
+    return cfg
+
+
+def draw_trained_overlays(trained, cfg: Config, tmp_path: Path, num_images: int) -> List[str]:
+    main_job = load_main_job()
+    return main_job.draw_overlays(cfg, main_job.last_checkpoint(str(trained[0])),
+                                  str(tmp_path / 'overlays'), num_images=num_images)
+
+
+def test_main_job_draws_overlays(trained, tmp_path):
+    cfg = overlay_config(trained[1])
+    paths = draw_trained_overlays(trained, cfg, tmp_path, num_images=2)
     assert len(paths) == 2
     for path in paths:
         assert Image.open(path).size == (2 * SIZE, SIZE)
@@ -121,14 +130,10 @@ def test_main_job_draws_overlays(trained, tmp_path):
 def test_main_job_draws_overlays_of_empty_predictions(trained, tmp_path):
     """Score thresholds no candidate can pass leave every pixel void; the
     prediction half of the overlay is then the bare image."""
-    work_dir, options, _ = trained
-    main_job = load_main_job()
-    cfg = Config.fromfile(str(REPO_ROOT / CONFIG))
-    cfg.merge_from_dict(dict(option.split('=', 1) for option in options if 'dataset.data_root' in option))
+    cfg = overlay_config(trained[1])
     cfg.model.kernel_fusion.thing_score_thr = 1.0
     cfg.model.kernel_fusion.stuff_score_thr = 1.0
-    paths = main_job.draw_overlays(cfg, main_job.last_checkpoint(str(work_dir)),
-                                   str(tmp_path / 'overlays'), num_images=1)
+    paths = draw_trained_overlays(trained, cfg, tmp_path, num_images=1)
     drawn = np.asarray(Image.open(paths[0]).convert('RGB'))
     image_path = osp.join(cfg.test_dataloader.dataset.data_root, 'val', osp.basename(paths[0]))
     image = np.asarray(Image.open(image_path).convert('RGB'))

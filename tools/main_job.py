@@ -10,7 +10,8 @@ Stages (each timed):
 3. test     - ``tools/test.py`` on the val split: MMDet's PQ / SQ / RQ table
               for All, Things and Stuff;
 4. overlays - ground truth (left) and prediction (right) of a few val
-              images, drawn by MMDet's ``DetLocalVisualizer`` into PNGs.
+              images, drawn into PNGs by mmpfcn's ``PanopticVisualizer`` (MMDet's
+              ``DetLocalVisualizer``, extended to maps with no segment).
 
 Finally prints where the work dir, checkpoint, metrics and overlays are and
 the wall time of every stage. ``make demo`` runs the install before this
@@ -168,14 +169,14 @@ def draw_overlays(cfg, checkpoint: str, out_dir: str,
     from mmdet.registry import DATASETS, VISUALIZERS
     from mmdet.structures import DetDataSample
     from mmengine.dataset import pseudo_collate
-    from mmengine.structures import InstanceData, PixelData
+    from mmengine.structures import PixelData
 
     import mmpfcn  # noqa: F401  (registers the model, safe loading)
 
     model = init_detector(copy.deepcopy(cfg), checkpoint, device='cpu')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     visualizer = VISUALIZERS.build(
-        dict(type='DetLocalVisualizer', name='mmpfcn_main_job_overlays'))
+        dict(type='PanopticVisualizer', name='mmpfcn_main_job_overlays'))
     visualizer.dataset_meta = dataset.metainfo
     num_classes = len(dataset.metainfo['classes'])
     os.makedirs(out_dir, exist_ok=True)
@@ -184,17 +185,11 @@ def draw_overlays(cfg, checkpoint: str, out_dir: str,
         info = dataset.get_data_info(index)
         with torch.no_grad():
             pred = model.test_step(pseudo_collate([dataset[index]]))[0]
-        pan = pred.pred_panoptic_seg.sem_seg.cpu().numpy()
-        if (pan == num_classes).all():
-            # MMDet's visualizer fails on a panoptic map with no segment; an
-            # empty instance set draws the bare image as the prediction.
-            prediction = dict(pred_instances=InstanceData(scores=torch.zeros(0)))
-        else:
-            prediction = dict(pred_panoptic_seg=PixelData(sem_seg=pan))
         sample = DetDataSample(
             gt_panoptic_seg=PixelData(
                 sem_seg=gt_panoptic_map(info, num_classes)[None]),
-            **prediction)
+            pred_panoptic_seg=PixelData(
+                sem_seg=pred.pred_panoptic_seg.sem_seg.cpu().numpy()))
         path = osp.join(out_dir, osp.basename(info['img_path']))
         visualizer.add_datasample(
             osp.basename(path),

@@ -39,6 +39,9 @@ model = dict(
         similarity_thr=0.99,
         stuff_area_limit=256))
 
+# MMDet's visualizer, also for predictions with no segment (`--show-dir`).
+visualizer = dict(type='PanopticVisualizer')
+
 train_dataloader = dict(batch_size={{_base_.synthetic_batch_size}}, num_workers=1)
 val_dataloader = dict(num_workers=1)
 test_dataloader = val_dataloader

@@ -59,5 +59,7 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=10000, max_keep_ckpts=3))
 log_processor = dict(by_epoch=False)
+# MMDet's visualizer, also for predictions with no segment (`--show-dir`).
+visualizer = dict(type='PanopticVisualizer')
 # 8 GPUs x 2 images; `--auto-scale-lr` rescales the LR for other batch sizes.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
