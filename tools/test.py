@@ -12,6 +12,7 @@ from mmengine.config import Config
 
 import mmpfcn  # noqa: F401  (registers modules, installs safe loading)
 from mmpfcn.utils.cli import build_runner, load_config, parse_runner_args
+from mmpfcn.utils.cpu_distributed import destroy_process_group
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,6 +73,7 @@ def main() -> None:
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     runner.test()
+    destroy_process_group()
 
 
 if __name__ == '__main__':

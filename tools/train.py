@@ -11,6 +11,7 @@ from mmengine.config import Config
 import mmpfcn  # noqa: F401  (registers modules, installs safe loading)
 from mmpfcn.utils.cli import (build_runner, load_config, parse_runner_args,
                               use_reliability_hooks)
+from mmpfcn.utils.cpu_distributed import destroy_process_group
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,6 +66,7 @@ def main() -> None:
     setup_cache_size_limit_of_dynamo()
     cfg = use_reliability_hooks(apply_train_args(load_config(args), args))
     build_runner(cfg).train()
+    destroy_process_group()
 
 
 if __name__ == '__main__':

@@ -10,6 +10,11 @@ CUDA, :func:`prepare_cpu_distributed` does the CPU equivalent of
 ``init_dist``, and sets ``device_ids=None`` in the model wrapper config.
 Everything else (samplers, result collection, master-only checkpoints and
 logs) is MMEngine's own code.
+
+MMEngine never destroys its process group either; a process that exits with
+one alive races gloo's threads against interpreter shutdown and now and then
+aborts ("terminate called without an active exception") after a finished
+run. The tools end with :func:`destroy_process_group`.
 """
 import datetime
 
@@ -45,3 +50,11 @@ def prepare_cpu_distributed(cfg: Config) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def destroy_process_group() -> None:
+    """Once every rank has finished, tear down the process group (if any),
+    so that no rank exits with gloo's threads still running."""
+    if torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

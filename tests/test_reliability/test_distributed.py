@@ -10,13 +10,14 @@ import os.path as osp
 import pickle
 import socket
 import stat
+import subprocess
 import sys
 
 import pytest
 import torch
 
 from .conftest import (CONFIG, DATA_DIR, NUM_TRAIN, NUM_VAL, REPO_ROOT,
-                       run_tool)
+                       run_tool, tool_env)
 
 DIST_CONFIG = osp.join(DATA_DIR, 'configs', 'tiny_panoptic_fcn_dist.py')
 
@@ -128,6 +129,42 @@ def test_distributed_evaluation_sees_every_image_once(dist_trained,
     (rank1_file, ) = files_under(osp.join(env['MMPFCN_TEST_WORK'], 'rank1'))
     assert rank1_file.endswith('.json')
     assert metrics(osp.join(env['MMPFCN_TEST_WORK'], 'rank1')) == dist_metrics
+
+
+def finishes_without_process_group(tool: str, *args: str, data_root: str,
+                                    cwd: str) -> bool:
+    """Run ``tools/<tool> ... --launcher pytorch`` as one rank (the variables
+    torch.distributed.run sets) in a fresh process; whether a process group
+    is still alive when its ``main()`` has returned."""
+    code = ('import runpy, sys, torch; '
+            f'sys.argv = {[tool, *args, "--launcher", "pytorch"]!r}; '
+            f'runpy.run_path({osp.join(REPO_ROOT, "tools", tool)!r}, '
+            'run_name="__main__"); '
+            'print("alive:", torch.distributed.is_initialized())')
+    result = subprocess.run(
+        [sys.executable, '-c', code], cwd=cwd, capture_output=True,
+        text=True, timeout=300, env=tool_env(
+            data_root, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+            MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port())))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.splitlines()[-1] == 'alive: False'
+
+
+def test_tools_destroy_their_process_group(generated_root, tmp_path):
+    """tools/train.py and tools/test.py end by destroying the process group:
+    a rank that exits with gloo's threads alive may abort at interpreter
+    shutdown ("terminate called without an active exception") after a
+    finished run, failing the whole launch."""
+    work_dir = str(tmp_path / 'work')
+    assert finishes_without_process_group(
+        'train.py', CONFIG, '--work-dir', work_dir, '--cfg-options',
+        'train_cfg.max_iters=1', 'default_hooks.checkpoint.interval=1',
+        'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+        data_root=generated_root, cwd=str(tmp_path))
+    assert finishes_without_process_group(
+        'test.py', CONFIG, osp.join(work_dir, 'iter_1.pth'), '--work-dir',
+        work_dir, data_root=generated_root, cwd=str(tmp_path))
+    assert 'coco_panoptic/PQ' in metrics(work_dir)
 
 
 def test_slurm_train_passes_mmdet_arguments_to_srun(tmp_path):
