@@ -99,6 +99,32 @@ def test_instance_masks_and_boxes_equal_full_resize(feat_shape, img_shape, out_s
     assert not masks[0].any() and (num == 3 or masks[3:].any())
 
 
+@pytest.mark.parametrize('img_shape,out_shape,resizes', [((157, 221), (157, 221), 1),
+                                                      ((157, 221), (120, 169), 2)])
+def test_off_cpu_all_maps_are_resized_at_once(img_shape, out_shape, resizes, monkeypatch):
+    """On a GPU, masks and the stuff region come from one resize of all maps (the crops and tiles
+    only save CPU time). PyTorch's meta device stands in for it: it has no data, so any crop or tile
+    bookkeeping, which reads values, would fail. Shapes and dtypes are the CPU results'."""
+    fusion = build_fusion()
+    probs = blob_maps(6, 40, 56, seed=0)
+    classes = torch.tensor([0, 2, 3, 1, 4, 5])
+    calls = []
+
+    def counted_interpolate(*args, **kwargs):
+        calls.append(args[0].device.type)
+        return interpolate(*args, **kwargs)
+
+    interpolate = F.interpolate
+    cpu_masks, cpu_boxes = fusion.instance_masks(probs, img_shape, out_shape)
+    cpu_region = fusion.stuff_region(probs, classes, img_shape, out_shape)
+    monkeypatch.setattr(F, 'interpolate', counted_interpolate)
+    masks, boxes = fusion.instance_masks(probs.to('meta'), img_shape, out_shape)
+    region = fusion.stuff_region(probs.to('meta'), classes.to('meta'), img_shape, out_shape)
+    assert calls == ['meta'] * (2 * resizes)
+    for result, expected in [(masks, cpu_masks), (boxes, cpu_boxes), (region, cpu_region)]:
+        assert result.is_meta and result.shape == expected.shape and result.dtype == expected.dtype
+
+
 def test_masks_to_boxes_of_empty_and_full_masks():
     masks = torch.zeros(3, 5, 7, dtype=torch.bool)
     masks[1, 1:3, 2:6] = True

@@ -389,6 +389,18 @@ class KernelFusion(BaseModule):
             probs = F.interpolate(probs, size=tuple(out_shape), mode='bilinear', align_corners=False)
         return probs[0]
 
+    def _resize_whole(self, probs: Tensor, img_shape: Sequence[int],
+                      out_shape: Sequence[int]) -> bool:
+        """Whether to resize all maps at once rather than in crops and tiles.
+
+        Crops and tiles save CPU time, where resizing every map to full size is the slowest step
+        of inference. On a GPU that resize is a few large kernels, cheaper than the crops' many
+        small ones and host synchronisations. On CPU, crops are taken only where they round
+        exactly as the whole resize (:meth:`_exact_crops`).
+        """
+        return probs.device.type != 'cpu' or not self._exact_crops(
+            len(probs), probs.shape[-2:], img_shape, out_shape)
+
     def _exact_crops(self, num_maps: int, feat_shape: Sequence[int], img_shape: Sequence[int],
                      out_shape: Sequence[int]) -> bool:
         """Whether resizing maps in groups, and crops of them, rounds exactly as resizing all at once.
@@ -499,7 +511,8 @@ class KernelFusion(BaseModule):
 
         The masks equal resizing all probabilities to the image (upsample
         by the stride, crop the padding, resize to ``out_shape``) and
-        thresholding at ``mask_thr``. At the input size, a stride-4 pixel
+        thresholding at ``mask_thr``, which is how they are computed on a GPU
+        (:meth:`_resize_whole`). On CPU, at the input size, a stride-4 pixel
         whose neighbours are all clearly above (below) the threshold gives
         true (false) for all pixels it covers, and only tiles with other
         pixels are resized. Rescaled, masks whose pixels near the threshold
@@ -508,7 +521,7 @@ class KernelFusion(BaseModule):
         ``out_shape``).
         """
         num = len(probs)
-        if not num or not self._exact_crops(num, probs.shape[-2:], img_shape, out_shape):
+        if not num or self._resize_whole(probs, img_shape, out_shape):
             masks = self._resize(probs, img_shape, out_shape) > self.mask_thr
             return masks, masks_to_boxes(masks)
         height, width = probs.shape[-2:]
@@ -546,8 +559,9 @@ class KernelFusion(BaseModule):
         """Region channel (0 = things, 1..S = stuff) with the highest resized probability per pixel.
 
         ``probs`` are the ``(K, h, w)`` maps of the kept region ``classes``.
-        Equal to the argmax over all resized maps (ties to the lower index).
-        At the input size, a stride-4 pixel whose neighbours all have the
+        Equal to the argmax over all resized maps (ties to the lower index),
+        which is how it is computed on a GPU (:meth:`_resize_whole`). On CPU,
+        at the input size, a stride-4 pixel whose neighbours all have the
         same highest map, clearly ahead of the second, gives that map for all
         pixels it covers, and only tiles with other pixels are resized;
         rescaled, the maps are resized a few at a time and folded into a
@@ -555,7 +569,7 @@ class KernelFusion(BaseModule):
         """
         if not len(probs):
             return probs.new_zeros(tuple(out_shape), dtype=torch.long)
-        if not self._exact_crops(len(probs), probs.shape[-2:], img_shape, out_shape):
+        if self._resize_whole(probs, img_shape, out_shape):
             return classes[self._resize(probs, img_shape, out_shape).argmax(0)]
         height, width = probs.shape[-2:]
         stride = self.common_stride
