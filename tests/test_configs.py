@@ -69,7 +69,9 @@ def test_synthetic_config_tunes_the_short_schedule_and_coco_keeps_the_papers():
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
-def test_config_visualizer_draws_empty_predictions(path):
+def test_config_uses_the_panoptic_visualizer(path):
+    """Every config draws with PanopticVisualizer (tested in test_visualization.py), so that
+    `tools/test.py --show-dir` survives predictions with no segment."""
     cfg = Config.fromfile(path)
     assert cfg.visualizer.type == 'PanopticVisualizer'
     assert cfg.visualizer.vis_backends == [dict(type='LocalVisBackend')]
