@@ -5,6 +5,6 @@ Importing the package registers every component into MMDetection's registries
 """
 from .version import __version__
 from . import utils  # noqa: F401  (safe checkpoint loading, applied on import)
-from . import datasets, engine, models, visualization  # noqa: F401  (registers components)
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401  (registers components)
 
 __all__ = ['__version__']

@@ -11,10 +11,12 @@ from mmengine.registry import init_default_scope
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Panoptic FCN configs; configs/benchmark (MMDet's models among them) is
-# covered by tests/test_benchmark_suite.py with predict_tiny below.
+# covered by tests/test_benchmark_suite.py with predict_tiny below, and
+# configs/pretraining (backbone classifiers) by the test of its config below.
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-    if '_base_' not in p and osp.join('configs', 'benchmark') not in p)
+    if '_base_' not in p and osp.join('configs', 'benchmark') not in p
+    and osp.join('configs', 'pretraining') not in p)
 
 
 def predict_tiny(path, h=72, w=100):
@@ -75,3 +77,25 @@ def test_config_uses_the_panoptic_visualizer(path):
     cfg = Config.fromfile(path)
     assert cfg.visualizer.type == 'PanopticVisualizer'
     assert cfg.visualizer.vis_backends == [dict(type='LocalVisBackend')]
+
+
+def test_thing_crop_pretraining_writes_the_backbone_the_detector_loads():
+    """The pretraining config trains the detector's very backbone and saves
+    one checkpoint, at its last iteration, under the name the thing-crops
+    detector config's ``init_cfg`` loads (``backbone.*`` keys)."""
+    detector = Config.fromfile(osp.join(
+        ROOT, 'configs', 'panoptic_fcn', 'panoptic-fcn_r18-thing-crops_fpn_synthetic.py'))
+    pretraining = detector.backbone_pretraining
+    classifier = Config.fromfile(osp.join(ROOT, pretraining.config))
+    name = osp.splitext(osp.basename(pretraining.config))[0]
+    max_iters = classifier.train_cfg.max_iters
+    assert pretraining.checkpoint == f'work_dirs/{name}/iter_{max_iters}.pth'
+    assert classifier.default_hooks.checkpoint.interval == max_iters
+    assert detector.model.backbone.init_cfg == dict(
+        type='Pretrained', prefix='backbone.', checkpoint=pretraining.checkpoint)
+    detector_backbone = dict(detector.model.backbone, init_cfg=None)
+    assert classifier.model.backbone == detector_backbone
+    assert classifier.model.num_classes == detector.model.kernel_generator.num_things_classes
+    init_default_scope('mmdet')
+    model = MODELS.build(classifier.model)
+    assert model.fc.in_features == model.backbone.layer4[-1].conv2.out_channels

@@ -20,6 +20,8 @@ from mmpfcn.datasets import generate_synthetic_panoptic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py'
+PRETRAINED_CONFIG = 'configs/panoptic_fcn/panoptic-fcn_r18-thing-crops_fpn_synthetic.py'
+PRETRAIN_CONFIG = 'configs/pretraining/thing-crop-classifier_r18_synthetic.py'
 SIZE = 128
 MAX_ITERS = 4
 NUM_VAL = 4
@@ -62,13 +64,18 @@ def run_tool(args: List[str]) -> str:
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Train for a few iterations; returns (work dir, cfg-options, train output)."""
-    tmp = tmp_path_factory.mktemp('main_job')
-    root = tmp / 'synthetic'
+def data_root(tmp_path_factory) -> Path:
+    """The tiny generated set."""
+    root = tmp_path_factory.mktemp('main_job') / 'synthetic'
     generate_synthetic_panoptic(str(root), num_train=8, num_val=NUM_VAL, size=SIZE, seed=1)
-    options = shrink_options(root)
-    work_dir = tmp / 'work'
+    return root
+
+
+@pytest.fixture(scope='module')
+def trained(data_root):
+    """Train for a few iterations; returns (work dir, cfg-options, train output)."""
+    options = shrink_options(data_root)
+    work_dir = data_root.parent / 'work'
     output = run_tool(['tools/train.py', CONFIG, '--work-dir', str(work_dir), '--cfg-options'] +
                       options)
     return work_dir, options, output
@@ -140,6 +147,66 @@ def test_main_job_draws_overlays_of_empty_predictions(trained, tmp_path):
     assert drawn.shape == (SIZE, 2 * SIZE, 3)
     assert np.abs(drawn[:, SIZE:].astype(int) - image).max() <= 1
     assert np.abs(drawn[:, :SIZE].astype(int) - image).max() > 50
+
+
+def test_thing_crop_pretraining_feeds_the_detector(data_root, tmp_path):
+    """The main job's pretrain stage: the classifier config trains on the
+    tiny set's thing crops through tools/train.py and reports its crop
+    accuracy; the thing-crops detector config then starts from its backbone."""
+    pretrain_dir = tmp_path / 'pretrain'
+    loaders = [f'{split}_dataloader' for split in ('train', 'val', 'test')]
+    output = run_tool(
+        ['tools/train.py', PRETRAIN_CONFIG, '--work-dir', str(pretrain_dir), '--cfg-options',
+         'train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'default_hooks.logger.interval=1',
+         'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=4'] +
+        [f'{loader}.{key}' for loader in loaders for key in (
+            f'dataset.data_root={data_root}', 'num_workers=0', 'persistent_workers=False')])
+    assert 'loss_cls' in output and 'eta:' in output
+    assert 'crop/accuracy' in output and 'crop/accuracy_circle' in output
+    checkpoint = pretrain_dir / 'iter_4.pth'
+    assert checkpoint.is_file()
+
+    output = run_tool(
+        ['tools/train.py', PRETRAINED_CONFIG, '--work-dir', str(tmp_path / 'detector'),
+         '--cfg-options', *shrink_options(data_root), 'train_cfg.max_iters=1',
+         'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1',
+         f'model.backbone.init_cfg.checkpoint={checkpoint}'])
+    assert f'from path: {checkpoint}' in output
+    assert 'loss_center' in output
+
+
+def test_pretrain_stage_skips_a_checkpoint_of_the_present_data(monkeypatch, tmp_path):
+    """The stage trains when the checkpoint is missing or the data was just
+    written, skips otherwise, and names the file a run failed to write."""
+    main_job = load_main_job()
+    checkpoint = tmp_path / 'classifier' / 'iter_9.pth'
+    pretraining = dict(config='configs/pretraining/x.py', checkpoint=str(checkpoint))
+    runs = []
+
+    def fake_train(args):
+        runs.append(args)
+        checkpoint.parent.mkdir(exist_ok=True)
+        checkpoint.write_bytes(b'')
+
+    monkeypatch.setattr(main_job, 'run_tool', fake_train)
+    main_job.pretrain_backbone(pretraining, ['--amp'], new_data=False)
+    assert runs == [['tools/train.py', 'configs/pretraining/x.py', '--work-dir',
+                     str(checkpoint.parent), '--amp']]
+    main_job.pretrain_backbone(pretraining, [], new_data=False)
+    assert len(runs) == 1
+    main_job.pretrain_backbone(pretraining, [], new_data=True)
+    assert len(runs) == 2
+    monkeypatch.setattr(main_job, 'run_tool', runs.append)
+    checkpoint.unlink()
+    with pytest.raises(FileNotFoundError, match='iter_9.pth'):
+        main_job.pretrain_backbone(pretraining, [], new_data=False)
+
+
+def test_the_main_job_pretrains_its_backbone_by_default():
+    main_job = load_main_job()
+    cfg = Config.fromfile(str(REPO_ROOT / main_job.DEFAULT_CONFIG))
+    assert cfg.backbone_pretraining.config == PRETRAIN_CONFIG
+    assert cfg.model.backbone.init_cfg.checkpoint == cfg.backbone_pretraining.checkpoint
 
 
 def test_amp_choice(monkeypatch):

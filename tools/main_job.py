@@ -5,11 +5,17 @@ Stages (each timed):
 1. data     - generate the synthetic COCO-panoptic set in ``data/synthetic``
               (3000 train / 100 val images of 256x256, rendered by one
               process per core; skipped when present);
-2. train    - ``tools/train.py`` from scratch with the synthetic config
-              (MMEngine log lines with the ETA, validation at the end);
-3. test     - ``tools/test.py`` on the val split: MMDet's PQ / SQ / RQ table
+2. pretrain - when the config has ``backbone_pretraining`` (the default
+              config does): ``tools/train.py`` with its ``config``, a
+              classifier of the training set's thing crops, whose backbone
+              the detector's ``init_cfg`` loads from its ``checkpoint``
+              (skipped when the checkpoint exists and the data was not
+              just generated);
+3. train    - ``tools/train.py`` with the Panoptic FCN config (MMEngine log
+              lines with the ETA);
+4. test     - ``tools/test.py`` on the val split: MMDet's PQ / SQ / RQ table
               for All, Things and Stuff;
-4. overlays - ground truth (left) and prediction (right) of a few val
+5. overlays - ground truth (left) and prediction (right) of a few val
               images, drawn into PNGs by mmpfcn's ``PanopticVisualizer`` (MMDet's
               ``DetLocalVisualizer``, extended to maps with no segment).
 
@@ -31,7 +37,7 @@ from typing import Dict, Iterator, List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join('configs', 'panoptic_fcn',
-                          'panoptic-fcn_r18_fpn_synthetic.py')
+                          'panoptic-fcn_r18-thing-crops_fpn_synthetic.py')
 DATA_ROOT = osp.join('data', 'synthetic')
 # The issue's quality bar on the default val split (percent).
 QUALITY_BAR = {'PQ': 55.0, 'PQ_th': 45.0, 'PQ_st': 55.0}
@@ -94,6 +100,24 @@ def use_amp(choice: str) -> bool:
     return torch.cuda.is_available() or (
         torch.backends.mkldnn.is_available()
         and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def pretrain_backbone(pretraining: dict, amp: List[str],
+                      new_data: bool) -> None:
+    """Train ``pretraining['config']`` into the folder of
+    ``pretraining['checkpoint']``, unless that checkpoint exists and was
+    trained on the data present (``new_data`` is False)."""
+    checkpoint = pretraining['checkpoint']
+    if osp.exists(checkpoint) and not new_data:
+        print(f'[main job] {checkpoint} exists; pretraining skipped')
+        return
+    run_tool(['tools/train.py', pretraining['config'], '--work-dir',
+              osp.dirname(checkpoint)] + amp)
+    if not osp.exists(checkpoint):
+        raise FileNotFoundError(
+            f'{pretraining["config"]} did not write {checkpoint}, the '
+            'checkpoint backbone_pretraining.checkpoint names: do its '
+            'max_iters and checkpoint interval match that file name?')
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -215,17 +239,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     with timer.stage('data', f'synthetic COCO panoptic set in {DATA_ROOT}'):
         from mmpfcn.datasets import (DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL,
                                      generate_synthetic_panoptic)
-        if generate_synthetic_panoptic(DATA_ROOT, workers=os.cpu_count() or 1):
+        new_data = generate_synthetic_panoptic(
+            DATA_ROOT, workers=os.cpu_count() or 1)
+        if new_data:
             print(f'[main job] wrote {DEFAULT_NUM_TRAIN} train + '
                   f'{DEFAULT_NUM_VAL} val images to {DATA_ROOT}')
         else:
             print(f'[main job] {DATA_ROOT} is complete; generation skipped')
 
-    with timer.stage('train', f'{args.config} from scratch'):
+    from mmengine.config import Config
+    cfg = Config.fromfile(args.config)
+    amp = ['--amp'] if use_amp(args.amp) else []
+    pretraining = cfg.get('backbone_pretraining')
+    if pretraining:
+        with timer.stage('pretrain',
+                         f'the backbone with {pretraining.config}'):
+            pretrain_backbone(pretraining, amp, new_data)
+
+    with timer.stage('train', args.config):
         from mmpfcn.utils.cli import NO_VALIDATION_OPTIONS
         run_tool(['tools/train.py', args.config, '--work-dir', work_dir] +
-                 (['--amp'] if use_amp(args.amp) else []) +
-                 ['--cfg-options', *NO_VALIDATION_OPTIONS])
+                 amp + ['--cfg-options', *NO_VALIDATION_OPTIONS])
     checkpoint = last_checkpoint(work_dir)
 
     with timer.stage('test', 'PQ on the val split'):
@@ -235,16 +269,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     overlay_dir = osp.join(work_dir, 'overlays')
     with timer.stage('overlays', f'{args.num_overlays} val images'):
-        from mmengine.config import Config
-        overlays = draw_overlays(
-            Config.fromfile(args.config), checkpoint, overlay_dir,
-            args.num_overlays)
+        overlays = draw_overlays(cfg, checkpoint, overlay_dir,
+                                 args.num_overlays)
 
     total = sum(timer.seconds.values())
     summary = [
         '', '[main job] ========== summary ==========',
         f'work dir    {work_dir}', f'checkpoint  {checkpoint}',
         f'train log   {work_dir}/<timestamp>/<timestamp>.log',
+    ] + ([f'backbone    {pretraining["checkpoint"]} (pretrained on thing '
+          'crops)'] if pretraining else []) + [
         f'overlays    {overlay_dir}/ (ground truth left, prediction right)'
     ] + [f'            {path}' for path in overlays]
     summary += ['', 'val split:'] + pq_rows(metrics)

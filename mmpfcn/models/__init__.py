@@ -1,4 +1,5 @@
 """Panoptic FCN model components, registered in ``mmdet.registry.MODELS``."""
+from .classifiers import CropClassifier
 from .dense_heads import KernelGenerator
 from .detectors import PanopticFCN
 from .losses import WeightedDiceLoss
@@ -8,5 +9,5 @@ from .task_modules import PanopticFCNTargetGenerator
 
 __all__ = [
     'PanopticFCN', 'FeatureEncoder', 'KernelGenerator', 'KernelFusion', 'WeightedDiceLoss',
-    'PanopticFCNTargetGenerator'
+    'PanopticFCNTargetGenerator', 'CropClassifier'
 ]

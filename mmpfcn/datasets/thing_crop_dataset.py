@@ -1,0 +1,128 @@
+"""The things of a COCO panoptic split as square image crops, one sample per
+thing: the data for pretraining a backbone to recognise thing classes."""
+import json
+import os.path as osp
+from typing import List
+
+import mmcv
+import numpy as np
+import torch
+from mmcv.ops import roi_align
+from mmdet.registry import DATASETS
+from mmdet.structures.bbox import HorizontalBoxes
+from mmengine.dataset import BaseDataset
+
+from .bad_data_error import BadDataError
+
+
+def square_crop_boxes(bboxes: np.ndarray, context: float) -> np.ndarray:
+    """Squares centred on COCO ``[x, y, w, h]`` boxes, ``context`` times their
+    longer side, as ``[x1, y1, x2, y2]``."""
+    centre = bboxes[:, :2] + bboxes[:, 2:] / 2
+    half = context * bboxes[:, 2:].max(axis=1, keepdims=True) / 2
+    return np.concatenate([centre - half, centre + half], axis=1)
+
+
+def cut_crops(image: np.ndarray, squares: np.ndarray,
+              crop_size: int) -> np.ndarray:
+    """Bilinear ``crop_size`` x ``crop_size`` resamples of an ``(H, W, 3)``
+    image at every square (``[x1, y1, x2, y2]``, pixels); all squares of the
+    image in one :func:`mmcv.ops.roi_align` call, zeros outside the image."""
+    feats = torch.from_numpy(image).permute(2, 0, 1)[None].float().contiguous()
+    rois = torch.cat([torch.zeros(len(squares), 1),
+                      torch.from_numpy(squares).float()], dim=1)
+    crops = roi_align(feats, rois, (crop_size, crop_size), 1.0, 2, 'avg',
+                      True)
+    return crops.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+@DATASETS.register_module()
+class ThingCropDataset(BaseDataset):
+    """Square crops of the thing segments of a COCO panoptic split.
+
+    Each sample is one thing: an ``img`` of ``crop_size`` x ``crop_size``
+    pixels centred on the thing's box and ``context`` times its longer side
+    (so some surroundings and occluders are in view), with the box in crop
+    coordinates as ``gt_bboxes`` and its class among the thing classes as
+    ``gt_bboxes_labels`` (things in the order of the JSON's categories,
+    as :class:`mmdet.datasets.CocoPanopticDataset` labels them). A classifier
+    trained on them learns to recognise things by their look alone, like the
+    ImageNet pretraining of the paper's backbones, from the training set
+    itself. The crops are cut once, when the dataset is loaded (one
+    :func:`mmcv.ops.roi_align` call per image), and kept in memory.
+
+    Args:
+        ann_file (str): The split's COCO panoptic JSON.
+        data_prefix (dict): ``img``: folder of the split's images.
+        crop_size (int): Side of the stored crops in pixels.
+        context (float): Crop side over the box's longer side.
+        **kwargs: Arguments of :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    def __init__(self,
+                 *args,
+                 crop_size: int = 80,
+                 context: float = 1.5625,
+                 **kwargs) -> None:
+        if crop_size < 1 or context <= 0:
+            raise ValueError('ThingCropDataset: crop_size must be >= 1 and '
+                             f'context > 0, got {crop_size} and {context}')
+        self.crop_size = crop_size
+        self.context = context
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        with open(self.ann_file) as file:
+            coco = json.load(file)
+        thing_ids = [c['id'] for c in coco['categories'] if c['isthing']]
+        label_of = {cat_id: label for label, cat_id in enumerate(thing_ids)}
+        self._metainfo['classes'] = tuple(
+            c['name'] for c in coco['categories'] if c['isthing'])
+        file_of = {image['id']: image['file_name'] for image in coco['images']}
+        data_list = []
+        for ann in coco['annotations']:
+            things = [s for s in ann['segments_info']
+                      if s['category_id'] in label_of]
+            if not things:
+                continue
+            img_path = osp.join(self.data_prefix['img'],
+                                file_of[ann['image_id']])
+            image = self._read(img_path)
+            boxes = np.array([s['bbox'] for s in things], dtype=np.float64)
+            squares = square_crop_boxes(boxes, self.context)
+            crops = cut_crops(image, squares, self.crop_size)
+            scale = self.crop_size / (squares[:, 2:] - squares[:, :2])
+            in_crop = np.concatenate(
+                [(boxes[:, :2] - squares[:, :2]) * scale,
+                 (boxes[:, :2] + boxes[:, 2:] - squares[:, :2]) * scale], 1)
+            for crop, box, thing in zip(crops, in_crop, things):
+                data_list.append(
+                    dict(
+                        img=crop,
+                        img_path=img_path,
+                        segment_id=thing['id'],
+                        gt_bboxes=box[None].astype(np.float32),
+                        gt_bboxes_labels=np.array(
+                            [label_of[thing['category_id']]], np.int64),
+                        gt_ignore_flags=np.zeros(1, bool)))
+        if not data_list:
+            raise BadDataError(f'{self.ann_file}: no thing segment to crop')
+        return data_list
+
+    def _read(self, img_path: str) -> np.ndarray:
+        """The image as ``(H, W, 3)`` BGR uint8, or a :class:`BadDataError`
+        naming the file."""
+        try:
+            image = mmcv.imread(img_path)
+        except Exception as error:
+            raise BadDataError(f'{img_path}: cannot read image ({error})')
+        if image is None:
+            raise BadDataError(f'{img_path}: not a readable image')
+        return image
+
+    def prepare_data(self, idx: int) -> dict:
+        data = self.get_data_info(idx)
+        data['img_shape'] = data['ori_shape'] = data['img'].shape[:2]
+        data['gt_bboxes'] = HorizontalBoxes(data['gt_bboxes'])
+        return self.pipeline(data)
+

@@ -1,0 +1,3 @@
+from .crop_classifier import CropClassifier
+
+__all__ = ['CropClassifier']
