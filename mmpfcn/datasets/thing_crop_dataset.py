@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from mmcv.ops import roi_align
 from mmdet.registry import DATASETS
-from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.dataset import BaseDataset
 
 from .bad_data_error import BadDataError
@@ -42,10 +41,11 @@ class ThingCropDataset(BaseDataset):
 
     Each sample is one thing: an ``img`` of ``crop_size`` x ``crop_size``
     pixels centred on the thing's box and ``context`` times its longer side
-    (so some surroundings and occluders are in view), with the box in crop
-    coordinates as ``gt_bboxes`` and its class among the thing classes as
-    ``gt_bboxes_labels`` (things in the order of the JSON's categories,
-    as :class:`mmdet.datasets.CocoPanopticDataset` labels them). A classifier
+    (so some surroundings and occluders are in view), and its class among
+    the thing classes as ``gt_bboxes_labels`` (things in the order of the
+    JSON's categories, as :class:`mmdet.datasets.CocoPanopticDataset` labels
+    them), which :class:`mmdet.datasets.transforms.PackDetInputs` packs as
+    the sample's ``gt_instances.labels``. A classifier
     trained on them learns to recognise things by their look alone, like the
     ImageNet pretraining of the paper's backbones, from the training set
     itself. The crops are cut once, when the dataset is loaded (one
@@ -91,20 +91,14 @@ class ThingCropDataset(BaseDataset):
             boxes = np.array([s['bbox'] for s in things], dtype=np.float64)
             squares = square_crop_boxes(boxes, self.context)
             crops = cut_crops(image, squares, self.crop_size)
-            scale = self.crop_size / (squares[:, 2:] - squares[:, :2])
-            in_crop = np.concatenate(
-                [(boxes[:, :2] - squares[:, :2]) * scale,
-                 (boxes[:, :2] + boxes[:, 2:] - squares[:, :2]) * scale], 1)
-            for crop, box, thing in zip(crops, in_crop, things):
+            for crop, thing in zip(crops, things):
                 data_list.append(
                     dict(
                         img=crop,
                         img_path=img_path,
                         segment_id=thing['id'],
-                        gt_bboxes=box[None].astype(np.float32),
                         gt_bboxes_labels=np.array(
-                            [label_of[thing['category_id']]], np.int64),
-                        gt_ignore_flags=np.zeros(1, bool)))
+                            [label_of[thing['category_id']]], np.int64)))
         if not data_list:
             raise BadDataError(f'{self.ann_file}: no thing segment to crop')
         return data_list
@@ -123,6 +117,5 @@ class ThingCropDataset(BaseDataset):
     def prepare_data(self, idx: int) -> dict:
         data = self.get_data_info(idx)
         data['img_shape'] = data['ori_shape'] = data['img'].shape[:2]
-        data['gt_bboxes'] = HorizontalBoxes(data['gt_bboxes'])
         return self.pipeline(data)
 

@@ -1,12 +1,12 @@
 """ThingCropDataset and RandomSquareCrop: one crop per thing of a generated
-panoptic split, cut where the JSON's box says, labelled by the thing's
-category, with boxes that follow the crop and the random square window."""
+panoptic split, cut where the JSON's box says and labelled by the thing's
+category, and the random square windows the pretraining trains on."""
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from mmdet.structures.bbox import HorizontalBoxes
+from PIL import Image
 from mmengine.registry import init_default_scope
 
 from mmpfcn.datasets import (BadDataError, RandomSquareCrop, ThingCropDataset,
@@ -42,24 +42,26 @@ def test_cut_crops_resamples_each_square_and_pads_with_zeros():
     assert (crops[1] == 0).all()
 
 
-def test_one_crop_per_thing_with_its_label_and_box(data_root):
+def test_one_crop_per_thing_with_its_label(data_root):
     coco = json.loads((data_root / 'annotations' / 'panoptic_train.json').read_text())
     things = [c['id'] for c in coco['categories'] if c['isthing']]
-    expected = [(s['id'], things.index(s['category_id'])) for a in coco['annotations']
-                for s in a['segments_info'] if s['category_id'] in things]
+    files = {image['id']: image['file_name'] for image in coco['images']}
+    expected = [(s['id'], things.index(s['category_id']), files[a['image_id']], s['bbox'])
+                for a in coco['annotations'] for s in a['segments_info']
+                if s['category_id'] in things]
     dataset = build(data_root, crop_size=32, context=2.0)
     assert len(dataset) == len(expected) > 0
     assert dataset.metainfo['classes'] == tuple(
         c['name'] for c in coco['categories'] if c['isthing'])
-    for idx, (segment_id, label) in enumerate(expected):
+    for idx, (segment_id, label, file_name, bbox) in enumerate(expected):
         info = dataset.get_data_info(idx)
         assert info['segment_id'] == segment_id
         assert info['gt_bboxes_labels'].tolist() == [label]
-        assert info['img'].shape == (32, 32, 3)
-        # The box sits in the middle of its crop, its longer side half the crop (context 2).
-        box = info['gt_bboxes'][0]
-        np.testing.assert_allclose((box[:2] + box[2:]) / 2, [16, 16], atol=1e-4)
-        assert max(box[2:] - box[:2]) == pytest.approx(16, abs=1e-4)
+        assert info['img_path'].endswith(file_name)
+        # The crop is the thing's square cut out of its image.
+        image = np.asarray(Image.open(info['img_path']).convert('RGB'))[..., ::-1].copy()
+        square = square_crop_boxes(np.array([bbox], np.float64), 2.0)
+        np.testing.assert_array_equal(info['img'], cut_crops(image, square, 32)[0])
 
 
 def test_samples_run_through_the_pretraining_pipeline(data_root):
@@ -98,21 +100,20 @@ def test_a_split_without_things_is_an_error(data_root, tmp_path):
         ThingCropDataset(ann_file=str(ann_file), data_prefix=dict(img=str(data_root / 'train')))
 
 
-def test_random_square_crop_moves_and_clips_the_boxes():
+def test_random_square_crop_cuts_squares_of_the_allowed_sides():
     np.random.seed(0)
     crop = RandomSquareCrop(min_ratio=0.5)
+    image = np.arange(20 * 20 * 3).reshape(20, 20, 3)
     sides = set()
     for _ in range(50):
-        results = crop(dict(img=np.arange(20 * 20 * 3).reshape(20, 20, 3),
-                            gt_bboxes=HorizontalBoxes(np.array([[5., 5., 15., 15.]], np.float32))))
-        img = results['img']
-        side = img.shape[0]
+        results = crop(dict(img=image))
+        window = results['img']
+        side = window.shape[0]
         sides.add(side)
-        assert img.shape[:2] == (side, side) == results['img_shape'] and 10 <= side <= 20
-        # The window's top-left pixel tells where it was cut.
-        top, left = divmod(int(img[0, 0, 0]) // 3, 20)
-        expected = np.clip(np.array([5 - left, 5 - top, 15 - left, 15 - top]), 0, side)
-        np.testing.assert_allclose(results['gt_bboxes'].numpy()[0], expected)
+        assert window.shape[:2] == (side, side) == results['img_shape'] and 10 <= side <= 20
+        # The window's top-left pixel tells where it was cut: it is that part of the image.
+        top, left = divmod(int(window[0, 0, 0]) // 3, 20)
+        np.testing.assert_array_equal(window, image[top:top + side, left:left + side])
     assert len(sides) > 3
     with pytest.raises(ValueError, match='min_ratio'):
         RandomSquareCrop(min_ratio=0)

@@ -13,8 +13,8 @@ class RandomSquareCrop(BaseTransform):
     Unlike :class:`mmdet.datasets.transforms.RandomCrop` with a relative
     range, height and width are cropped by the same ratio, so a resize to a
     square afterwards does not stretch the shapes a classifier learns from.
-    ``gt_bboxes`` (:class:`~mmdet.structures.bbox.HorizontalBoxes`) move with
-    the window and are clipped to it.
+    It crops the image only (the thing crops of
+    :class:`~mmpfcn.datasets.ThingCropDataset` carry a label, no boxes).
 
     Args:
         min_ratio (float): Smallest window side over the image side, in
@@ -36,9 +36,6 @@ class RandomSquareCrop(BaseTransform):
         left = np.random.randint(0, width - side + 1)
         results['img'] = img[top:top + side, left:left + side]
         results['img_shape'] = (side, side)
-        if 'gt_bboxes' in results:
-            results['gt_bboxes'].translate_([-left, -top])
-            results['gt_bboxes'].clip_([side, side])
         return results
 
     def __repr__(self) -> str:
