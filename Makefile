@@ -12,7 +12,8 @@ test: install
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	  exit $$rc; }
 
-# The main job: generate data, train from scratch, evaluate, draw overlays
+# The main job: generate data, pretrain the backbone on its thing crops, train
+# Panoptic FCN, evaluate, draw overlays
 # (tools/main_job.py); it reports the install time as its first stage.
 demo:
 	@start=$$(date +%s); bash scripts/install.sh || exit $$?; \
