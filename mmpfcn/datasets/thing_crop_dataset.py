@@ -45,11 +45,13 @@ class ThingCropDataset(BaseDataset):
     the thing classes as ``gt_bboxes_labels`` (things in the order of the
     JSON's categories, as :class:`mmdet.datasets.CocoPanopticDataset` labels
     them), which :class:`mmdet.datasets.transforms.PackDetInputs` packs as
-    the sample's ``gt_instances.labels``. A classifier
-    trained on them learns to recognise things by their look alone, like the
-    ImageNet pretraining of the paper's backbones, from the training set
-    itself. The crops are cut once, when the dataset is loaded (one
-    :func:`mmcv.ops.roi_align` call per image), and kept in memory.
+    the sample's ``gt_instances.labels``. A classifier trained on them
+    learns to recognise things by their look alone, like the ImageNet
+    pretraining of the paper's backbones, from the training set itself. The
+    crops are cut once, when the dataset is loaded (one
+    :func:`mmcv.ops.roi_align` call per image), and kept in memory. A JSON
+    that cannot be read, an annotation without its image or a needed key,
+    and an unreadable image raise :class:`BadDataError` naming the file.
 
     Args:
         ann_file (str): The split's COCO panoptic JSON.
@@ -72,8 +74,20 @@ class ThingCropDataset(BaseDataset):
         super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        with open(self.ann_file) as file:
-            coco = json.load(file)
+        try:
+            with open(self.ann_file) as file:
+                coco = json.load(file)
+        except (OSError, ValueError) as error:
+            raise BadDataError(
+                f'{self.ann_file}: cannot read it ({error})') from error
+        try:
+            return self._crop_things(coco)
+        except KeyError as error:
+            raise BadDataError(
+                f'{self.ann_file}: missing key {error}') from error
+
+    def _crop_things(self, coco: dict) -> List[dict]:
+        """One data item per thing segment of the loaded JSON."""
         thing_ids = [c['id'] for c in coco['categories'] if c['isthing']]
         label_of = {cat_id: label for label, cat_id in enumerate(thing_ids)}
         self._metainfo['classes'] = tuple(
@@ -85,6 +99,10 @@ class ThingCropDataset(BaseDataset):
                       if s['category_id'] in label_of]
             if not things:
                 continue
+            if ann['image_id'] not in file_of:
+                raise BadDataError(
+                    f'{self.ann_file}: the annotation of image id '
+                    f'{ann["image_id"]} has no entry in "images"')
             img_path = osp.join(self.data_prefix['img'],
                                 file_of[ann['image_id']])
             image = self._read(img_path)
@@ -109,7 +127,8 @@ class ThingCropDataset(BaseDataset):
         try:
             image = mmcv.imread(img_path)
         except Exception as error:
-            raise BadDataError(f'{img_path}: cannot read image ({error})')
+            raise BadDataError(
+                f'{img_path}: cannot read image ({error})') from error
         if image is None:
             raise BadDataError(f'{img_path}: not a readable image')
         return image

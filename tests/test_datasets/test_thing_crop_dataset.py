@@ -90,6 +90,24 @@ def test_an_unreadable_image_is_named(data_root, tmp_path):
         build(tmp_path)
 
 
+@pytest.mark.parametrize('damage, message', [
+    (lambda coco: coco['images'].pop(0), 'has no entry in "images"'),
+    (lambda coco: coco['annotations'][0]['segments_info'][0].pop('bbox'), "missing key 'bbox'"),
+])
+def test_a_broken_annotation_file_is_named(data_root, tmp_path, damage, message):
+    coco = json.loads((data_root / 'annotations' / 'panoptic_train.json').read_text())
+    for segment in coco['annotations'][0]['segments_info']:
+        segment['category_id'] = coco['categories'][0]['id']  # a thing
+    damage(coco)
+    ann_file = tmp_path / 'broken.json'
+    ann_file.write_text(json.dumps(coco))
+    with pytest.raises(BadDataError, match=f'broken.json.*{message}'):
+        ThingCropDataset(ann_file=str(ann_file), data_prefix=dict(img=str(data_root / 'train')))
+    ann_file.write_text('{"images": [')
+    with pytest.raises(BadDataError, match='broken.json: cannot read it'):
+        ThingCropDataset(ann_file=str(ann_file), data_prefix=dict(img=str(data_root / 'train')))
+
+
 def test_a_split_without_things_is_an_error(data_root, tmp_path):
     coco = json.loads((data_root / 'annotations' / 'panoptic_train.json').read_text())
     for category in coco['categories']:
