@@ -1,6 +1,6 @@
 # Pretraining of the synthetic ResNet-18 on the generated training set: it
 # learns the six thing classes from square crops of the training images'
-# things (data/synthetic, 14181 crops), in about 3 minutes on two cores,
+# things (data/synthetic, 14181 crops), in about 4-5 minutes on two cores,
 # before Panoptic FCN trains with it
 # (panoptic-fcn_r18-thing-crops_fpn_synthetic.py). No external weights.
 _base_ = [

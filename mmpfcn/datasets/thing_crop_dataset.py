@@ -4,7 +4,6 @@ import json
 import os.path as osp
 from typing import List
 
-import mmcv
 import numpy as np
 import torch
 from mmcv.ops import roi_align
@@ -12,6 +11,7 @@ from mmdet.registry import DATASETS
 from mmengine.dataset import BaseDataset
 
 from .bad_data_error import BadDataError
+from .transforms.load_checked_image import LoadCheckedImageFromFile
 
 
 def square_crop_boxes(bboxes: np.ndarray, context: float) -> np.ndarray:
@@ -51,7 +51,9 @@ class ThingCropDataset(BaseDataset):
     crops are cut once, when the dataset is loaded (one
     :func:`mmcv.ops.roi_align` call per image), and kept in memory. A JSON
     that cannot be read, an annotation without its image or a needed key,
-    and an unreadable image raise :class:`BadDataError` naming the file.
+    and an image that :class:`LoadCheckedImageFromFile` rejects (unreadable,
+    or not the size its entry says) raise :class:`BadDataError` naming the
+    file.
 
     Args:
         ann_file (str): The split's COCO panoptic JSON.
@@ -92,20 +94,23 @@ class ThingCropDataset(BaseDataset):
         label_of = {cat_id: label for label, cat_id in enumerate(thing_ids)}
         self._metainfo['classes'] = tuple(
             c['name'] for c in coco['categories'] if c['isthing'])
-        file_of = {image['id']: image['file_name'] for image in coco['images']}
+        image_of = {image['id']: image for image in coco['images']}
+        load_image = LoadCheckedImageFromFile()
         data_list = []
         for ann in coco['annotations']:
             things = [s for s in ann['segments_info']
                       if s['category_id'] in label_of]
             if not things:
                 continue
-            if ann['image_id'] not in file_of:
+            if ann['image_id'] not in image_of:
                 raise BadDataError(
                     f'{self.ann_file}: the annotation of image id '
                     f'{ann["image_id"]} has no entry in "images"')
-            img_path = osp.join(self.data_prefix['img'],
-                                file_of[ann['image_id']])
-            image = self._read(img_path)
+            info = image_of[ann['image_id']]
+            img_path = osp.join(self.data_prefix['img'], info['file_name'])
+            image = load_image(
+                dict(img_path=img_path, img_id=info['id'],
+                     height=info.get('height'), width=info.get('width')))['img']
             boxes = np.array([s['bbox'] for s in things], dtype=np.float64)
             squares = square_crop_boxes(boxes, self.context)
             crops = cut_crops(image, squares, self.crop_size)
@@ -121,20 +126,7 @@ class ThingCropDataset(BaseDataset):
             raise BadDataError(f'{self.ann_file}: no thing segment to crop')
         return data_list
 
-    def _read(self, img_path: str) -> np.ndarray:
-        """The image as ``(H, W, 3)`` BGR uint8, or a :class:`BadDataError`
-        naming the file."""
-        try:
-            image = mmcv.imread(img_path)
-        except Exception as error:
-            raise BadDataError(
-                f'{img_path}: cannot read image ({error})') from error
-        if image is None:
-            raise BadDataError(f'{img_path}: not a readable image')
-        return image
-
     def prepare_data(self, idx: int) -> dict:
         data = self.get_data_info(idx)
         data['img_shape'] = data['ori_shape'] = data['img'].shape[:2]
         return self.pipeline(data)
-

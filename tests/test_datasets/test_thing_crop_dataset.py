@@ -86,7 +86,14 @@ def test_an_unreadable_image_is_named(data_root, tmp_path):
         (tmp_path / 'train' / image['file_name']).write_bytes(
             (data_root / 'train' / image['file_name']).read_bytes())
     (tmp_path / 'train' / image_name).write_bytes(b'not a png')
-    with pytest.raises(BadDataError, match=image_name):
+    with pytest.raises(BadDataError, match=f'Cannot decode image .*{image_name}'):
+        build(tmp_path)
+    # An image of another size than its entry says is named too.
+    (tmp_path / 'train' / image_name).write_bytes(
+        (data_root / 'train' / image_name).read_bytes())
+    coco['images'][1]['height'] += 1
+    (tmp_path / 'annotations' / 'panoptic_train.json').write_text(json.dumps(coco))
+    with pytest.raises(BadDataError, match=f'{image_name} is 96x96 .* says 96x97'):
         build(tmp_path)
 
 

@@ -22,8 +22,8 @@ class CropClassifier(BaseModel):
     with ``init_cfg=dict(type='Pretrained', prefix='backbone.', ...)``.
     Labels come from each sample's ``gt_instances.labels`` (one instance, as
     :class:`mmdet.datasets.transforms.PackDetInputs` packs a crop);
-    :meth:`predict` returns them in ``pred_instances`` (``labels`` and the
-    softmax ``scores`` of every class).
+    ``mode='predict'`` returns them in ``pred_instances`` (``labels`` and
+    the softmax ``scores`` of every class).
 
     Args:
         backbone (dict): The backbone, as in the detector's config.
