@@ -46,7 +46,13 @@ ROWS = (('All', ''), ('Things', '_th'), ('Stuff', '_st'))
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument(
+        '--config',
+        default=DEFAULT_CONFIG,
+        help='Panoptic FCN config (default: %(default)s); the pretrain stage '
+        'runs when it has `backbone_pretraining`, so '
+        'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py trains from a '
+        'random backbone without it')
     parser.add_argument(
         '--work-dir',
         help='default: work_dirs/<config name> under the repository root')
