@@ -8,7 +8,7 @@ _base_ = './panoptic-fcn_r18_fpn_synthetic.py'
 
 backbone_pretraining = dict(
     config='configs/pretraining/thing-crop-classifier_r18_synthetic.py',
-    checkpoint='work_dirs/thing-crop-classifier_r18_synthetic/iter_2500.pth')
+    checkpoint='work_dirs/thing-crop-classifier_r18_synthetic/iter_4000.pth')
 model = dict(
     backbone=dict(
         init_cfg=dict(
