@@ -15,4 +15,26 @@ model = dict(
             _delete_=True,
             type='Pretrained',
             prefix='backbone.',
-            checkpoint=backbone_pretraining['checkpoint'])))
+            checkpoint=backbone_pretraining['checkpoint'])),
+    # With a pretrained backbone the things gain most from a heavier centre
+    # loss (4; region 5, COCO: 1 and 1), and the stuff keep their PQ only when
+    # the region maps get a tower of their own instead of sharing the centre
+    # maps' (docs/get_started.md, "Where it stands").
+    kernel_generator=dict(
+        shared_position_tower=False,
+        loss_center=dict(loss_weight=4.0),
+        loss_region=dict(loss_weight=5.0)),
+    # Centre and region maps averaged over the image, its mirror and both at
+    # 1.25 times the size (chosen on a separate seed-7 split).
+    test_cfg=dict(_delete_=True, flip=True, extra_scales=(1.25, )))
+
+# The second tower costs about 12 % per iteration: 1800 iterations instead of
+# the benchmark's 2000 keep the main job within its 25 minutes.
+max_iters = 1800
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-5, by_epoch=False,
+         begin=0, end=max_iters),
+]
+default_hooks = dict(checkpoint=dict(interval=max_iters))

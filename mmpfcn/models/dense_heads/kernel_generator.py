@@ -41,6 +41,10 @@ class KernelGenerator(BaseModule):
             ``dict(type='DCNv2')`` for modulated deformable convs.
         kernel_with_coord (bool): Append coordinates before the kernel tower.
         position_with_coord (bool): Append coordinates before the position tower.
+        shared_position_tower (bool): Centre and region maps share the position
+            tower, as in the paper; False gives the region maps a tower of
+            their own (``region_convs``, same form), so that the two tasks
+            stop competing for its channels.
         bias_value (float): Initial bias of both position outputs.
         num_positives (int): k, kernels per instance in training.
         target_generator (dict): Config of the target generator.
@@ -62,6 +66,7 @@ class KernelGenerator(BaseModule):
                  position_conv_cfg: OptConfigType = None,
                  kernel_with_coord: bool = True,
                  position_with_coord: bool = False,
+                 shared_position_tower: bool = True,
                  bias_value: float = -2.19,
                  num_positives: int = 7,
                  target_generator: ConfigType = dict(type='PanopticFCNTargetGenerator'),
@@ -85,6 +90,9 @@ class KernelGenerator(BaseModule):
 
         self.position_convs = self._tower(in_channels + 2 * position_with_coord, feat_channels,
                                           num_convs, norm_cfg, position_conv_cfg)
+        self.region_convs = None if shared_position_tower else self._tower(
+            in_channels + 2 * position_with_coord, feat_channels, num_convs, norm_cfg,
+            position_conv_cfg)
         self.center_conv = nn.Conv2d(feat_channels, num_things_classes, 3, padding=1)
         self.region_conv = nn.Conv2d(feat_channels, num_stuff_classes + 1, 3, padding=1)
         self.kernel_convs = self._tower(in_channels + 2 * kernel_with_coord, feat_channels,
@@ -119,13 +127,17 @@ class KernelGenerator(BaseModule):
 
     def forward_single(self, feat: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Centre logits ``(B, T, h, w)``, region logits ``(B, 1+S, h, w)``, kernels ``(B, C, h, w)``."""
-        x = append_coordinates(feat) if self.position_with_coord else feat
-        for conv in self.position_convs:
+        position_in = append_coordinates(feat) if self.position_with_coord else feat
+        x = self._run(self.position_convs, position_in)
+        r = x if self.region_convs is None else self._run(self.region_convs, position_in)
+        k = self._run(self.kernel_convs, append_coordinates(feat) if self.kernel_with_coord else feat)
+        return self.center_conv(x), self.region_conv(r), self.kernel_out_conv(k)
+
+    @staticmethod
+    def _run(tower: nn.ModuleList, x: Tensor) -> Tensor:
+        for conv in tower:
             x = conv(x)
-        k = append_coordinates(feat) if self.kernel_with_coord else feat
-        for conv in self.kernel_convs:
-            k = conv(k)
-        return self.center_conv(x), self.region_conv(x), self.kernel_out_conv(k)
+        return x
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
         """Run the shared heads on every level; returns three lists over levels."""
