@@ -43,3 +43,13 @@ def test_region_tower_learns_from_the_region_loss_only():
     sum(r.sum() for r in regions).backward()
     assert all(conv.conv.weight.grad.abs().sum() > 0 for conv in head.region_convs)
     assert all(conv.conv.weight.grad is None for conv in head.position_convs)
+
+
+def test_position_maps_are_the_forward_without_kernels():
+    for shared in (True, False):
+        head = build(shared)
+        with torch.no_grad():
+            centers, regions, _ = head(feats())
+            only_centers, only_regions = head.position_maps(feats())
+        for full, alone in zip(centers + regions, only_centers + only_regions):
+            torch.testing.assert_close(full, alone, rtol=0, atol=0)

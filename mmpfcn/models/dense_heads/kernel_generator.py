@@ -127,11 +127,21 @@ class KernelGenerator(BaseModule):
 
     def forward_single(self, feat: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Centre logits ``(B, T, h, w)``, region logits ``(B, 1+S, h, w)``, kernels ``(B, C, h, w)``."""
+        centers, regions = self.position_single(feat)
+        k = self._run(self.kernel_convs, append_coordinates(feat) if self.kernel_with_coord else feat)
+        return centers, regions, self.kernel_out_conv(k)
+
+    def position_single(self, feat: Tensor) -> Tuple[Tensor, Tensor]:
+        """The position head alone: centre and region logits of one level."""
         position_in = append_coordinates(feat) if self.position_with_coord else feat
         x = self._run(self.position_convs, position_in)
         r = x if self.region_convs is None else self._run(self.region_convs, position_in)
-        k = self._run(self.kernel_convs, append_coordinates(feat) if self.kernel_with_coord else feat)
-        return self.center_conv(x), self.region_conv(r), self.kernel_out_conv(k)
+        return self.center_conv(x), self.region_conv(r)
+
+    def position_maps(self, feats: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor]]:
+        """Centre and region logits of every level without the kernel head (test-time views)."""
+        centers, regions = zip(*(self.position_single(feats[i]) for i in self.in_indices))
+        return list(centers), list(regions)
 
     @staticmethod
     def _run(tower: nn.ModuleList, x: Tensor) -> Tensor:

@@ -120,7 +120,7 @@ class PanopticFCN(SingleStageDetector):
             inputs = F.interpolate(inputs, size=(height, width), mode='bilinear', align_corners=False)
         if mirrored:
             inputs = inputs.flip(-1)
-        centers, regions, _ = self.kernel_generator(self.neck(self.backbone(inputs)))
+        centers, regions = self.kernel_generator.position_maps(self.neck(self.backbone(inputs)))
 
         def back(logits: Tensor, size: Tuple[int, int]) -> Tensor:
             if mirrored:
