@@ -135,3 +135,33 @@ def test_semantic_and_instance_outputs_are_scored_by_mmdet_metrics(tmp_path):
     segm.dataset_meta = dict(classes=['a', 'b'])
     segm.process({}, [sample.to_dict()])
     assert segm.evaluate(size=1)['coco/segm_mAP'] == pytest.approx(1.0)
+
+
+def stuff_only_predict(fusion):
+    """One level, no thing: the region map says stuff channel 1 on the left
+    half and 2 on the right, but both stuff kernels (averages of a uniform
+    kernel feature) and so their masks are identical."""
+    region_logits = torch.full((1, 3, 4, 4), -4.0)
+    region_logits[0, 1, :, :2] = 4.0
+    region_logits[0, 2, :, 2:] = 4.0
+    uniform = torch.tensor([1.0, 0.0])[None, :, None, None]
+    result = fusion.predict(
+        [torch.full((1, 2, 4, 4), -10.0)], [region_logits], [uniform.expand(1, 2, 4, 4)],
+        uniform.expand(1, 2, 8, 8), lambda k: k, lambda k: k,
+        [dict(img_shape=(32, 32), ori_shape=(32, 32))])[0]
+    return result['pan_results'].sem_seg[0]
+
+
+def test_region_prior_lets_the_region_maps_decide_between_equal_stuff_masks():
+    # Masks alone: a tie everywhere, which goes to the first stuff class (label 2).
+    assert (stuff_only_predict(build_fusion(center_pool_sizes=(3, ))) == 2).all()
+    # With the finest region map's probabilities as a prior, each half takes its own class.
+    pan = stuff_only_predict(build_fusion(center_pool_sizes=(3, ), region_prior_levels=1))
+    assert (pan[:, :14] == 2).all() and (pan[:, 18:] == 3).all()
+
+
+def test_region_prior_levels_are_checked():
+    with pytest.raises(ValueError, match='region_prior_levels must be >= 0, got -1'):
+        build_fusion(region_prior_levels=-1)
+    with pytest.raises(ValueError, match='region_prior_levels is 2, but the head gives 1 region map'):
+        stuff_only_predict(build_fusion(center_pool_sizes=(3, ), region_prior_levels=2))

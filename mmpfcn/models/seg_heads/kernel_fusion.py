@@ -135,6 +135,12 @@ class KernelFusion(BaseModule):
             than this fraction of its area is dropped.
         stuff_area_limit (int): Minimum pixels of a stuff segment.
         common_stride (int): Stride of the encoded feature.
+        region_prior_levels (int): How many of the finest region maps
+            (probabilities, averaged and resized to the encoded feature)
+            multiply the stuff mask probabilities before each pixel takes its
+            region class: the region maps classify with the position head's
+            context, the masks with the encoded feature's. 0 (the paper)
+            decides by the masks alone.
     """
 
     # Label of unassigned pixels in ``pred_sem_seg`` (MMDet's ignore index).
@@ -155,6 +161,7 @@ class KernelFusion(BaseModule):
                  overlap_thr: float = 0.5,
                  stuff_area_limit: int = 4096,
                  common_stride: int = 4,
+                 region_prior_levels: int = 0,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         _check_unit_interval(
@@ -163,6 +170,9 @@ class KernelFusion(BaseModule):
             panoptic_instance_score_thr=panoptic_instance_score_thr, overlap_thr=overlap_thr)
         if not -1.0 <= similarity_thr <= 1.0:
             raise ValueError(f'KernelFusion: similarity_thr must be in [-1, 1], got {similarity_thr}')
+        if region_prior_levels < 0:
+            raise ValueError(
+                f'KernelFusion: region_prior_levels must be >= 0, got {region_prior_levels}')
         self.num_things_classes = num_things_classes
         self.num_stuff_classes = num_stuff_classes
         self.num_classes = num_things_classes + num_stuff_classes
@@ -178,6 +188,7 @@ class KernelFusion(BaseModule):
         self.overlap_thr = overlap_thr
         self.stuff_area_limit = stuff_area_limit
         self.common_stride = common_stride
+        self.region_prior_levels = region_prior_levels
 
     def thing_candidates(self, center_logits: List[Tensor],
                          kernel_feats: List[Tensor]) -> Dict[str, Tensor]:
@@ -299,6 +310,9 @@ class KernelFusion(BaseModule):
         stuff['kernels'] = embed_stuff(stuff['kernels'])
         stuff = self.fuse_stuff_kernels(stuff['kernels'], stuff['scores'], stuff['valid'])
         probs = self.mask_probabilities(things, stuff, encode_feat)
+        if self.region_prior_levels:
+            probs['stuff_probs'] = probs['stuff_probs'] * self.region_prior(
+                region_logits, encode_feat.shape[-2:]).to(probs['stuff_probs'].dtype)
 
         feat_h, feat_w = encode_feat.shape[-2:]
         # One host synchronisation for the sizes of every image's results.
@@ -319,6 +333,18 @@ class KernelFusion(BaseModule):
                 self.combine(inst_masks, probs['labels'][i, :num_inst], probs['scores'][i, :num_inst],
                              region, boxes))
         return results
+
+    def region_prior(self, region_logits: List[Tensor], size: Sequence[int]) -> Tensor:
+        """Mean probability of the ``region_prior_levels`` finest region maps,
+        bilinearly resized to ``size``, ``(B, 1+S, H*W)``."""
+        if self.region_prior_levels > len(region_logits):
+            raise ValueError(
+                f'KernelFusion: region_prior_levels is {self.region_prior_levels}, but the head '
+                f'gives {len(region_logits)} region maps')
+        probs = [F.interpolate(logits.float().sigmoid(), size=tuple(size), mode='bilinear',
+                               align_corners=False)
+                 for logits in region_logits[:self.region_prior_levels]]
+        return (sum(probs) / len(probs)).flatten(2)
 
     def mask_probabilities(self, things: Dict[str, Tensor], stuff: Dict[str, Tensor],
                            encode_feat: Tensor) -> Dict[str, Tensor]:
