@@ -16,7 +16,7 @@ THING_CLASSES = "('circle', 'square', 'triangle', 'star', 'ring', 'cross')"
 KERNEL_FUSION_ARGS = (
     "['center_pool_sizes', 'class_specific', 'common_stride', 'init_cfg', "
     "'instance_score_thr', 'mask_thr', 'max_per_img', 'num_stuff_classes', "
-    "'num_things_classes', 'overlap_thr', 'panoptic_instance_score_thr', "
+    "'num_things_classes', 'overlap_thr', 'panoptic_instance_score_thr', 'region_prior_levels', "
     "'similarity_thr', 'stuff_area_limit', 'stuff_score_thr', "
     "'thing_score_thr']")
 SCALES = 'model.kernel_generator.target_generator.instance_scales'
