@@ -311,8 +311,7 @@ class KernelFusion(BaseModule):
         stuff = self.fuse_stuff_kernels(stuff['kernels'], stuff['scores'], stuff['valid'])
         probs = self.mask_probabilities(things, stuff, encode_feat)
         if self.region_prior_levels:
-            probs['stuff_probs'] = probs['stuff_probs'] * self.region_prior(
-                region_logits, encode_feat.shape[-2:]).to(probs['stuff_probs'].dtype)
+            probs['stuff_probs'].mul_(self.region_prior(region_logits, encode_feat.shape[-2:]))
 
         feat_h, feat_w = encode_feat.shape[-2:]
         # One host synchronisation for the sizes of every image's results.
