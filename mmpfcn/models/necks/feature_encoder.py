@@ -1,7 +1,8 @@
 """High-resolution encoded feature of Panoptic FCN."""
 import math
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -21,6 +22,10 @@ class FeatureEncoder(BaseModule):
     encoder then appends coordinate channels and applies ``num_convs`` 3x3
     convs with ReLU, giving the ``out_channels`` (Ce) feature that thing and
     stuff kernels are convolved with (paper Sec. 3.3, Tables 2, 4, 5, 8).
+
+    Upsampling is linear, so the coarser levels are summed before their last
+    upsampling and share one: the same sum as upsampling each level, at a
+    third of the cost of that stage for P3-P5 (the largest maps of the neck).
 
     Args:
         in_channels (int): Channels of the FPN levels.
@@ -58,10 +63,14 @@ class FeatureEncoder(BaseModule):
         self.with_coord = with_coord
         self.out_channels = out_channels
         self.scale_heads = nn.ModuleList()
-        for stride in in_strides:
+        # Heads whose output still needs the shared last x2 upsampling.
+        self.upsampled = tuple(stride != common_stride for stride in in_strides)
+        for stride, upsampled in zip(in_strides, self.upsampled):
             num_blocks = max(1, int(math.log2(stride) - math.log2(common_stride)))
             layers = []
             for k in range(num_blocks):
+                if k > 0:
+                    layers.append(nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False))
                 layers.append(
                     ConvModule(
                         in_channels if k == 0 else fpn_channels,
@@ -69,8 +78,6 @@ class FeatureEncoder(BaseModule):
                         3,
                         padding=1,
                         norm_cfg=norm_cfg))
-                if stride != common_stride:
-                    layers.append(nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False))
             self.scale_heads.append(nn.Sequential(*layers))
         self.encode_convs = nn.ModuleList(
             ConvModule(
@@ -83,10 +90,14 @@ class FeatureEncoder(BaseModule):
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tensor:
         """Fuse the selected FPN levels and encode them at ``common_stride``."""
-        fused: Optional[Tensor] = None
-        for head, index in zip(self.scale_heads, self.in_indices):
+        sums: List[Optional[Tensor]] = [None, None]  # at common stride, at twice it
+        for head, index, upsampled in zip(self.scale_heads, self.in_indices, self.upsampled):
             out = head(feats[index])
-            fused = out if fused is None else fused + out
+            sums[upsampled] = out if sums[upsampled] is None else sums[upsampled] + out
+        fused, coarse = sums
+        if coarse is not None:
+            coarse = F.interpolate(coarse, scale_factor=2, mode='bilinear', align_corners=False)
+            fused = coarse if fused is None else fused + coarse
         x = append_coordinates(fused) if self.with_coord else fused
         for conv in self.encode_convs:
             x = conv(x)
