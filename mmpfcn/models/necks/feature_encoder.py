@@ -1,6 +1,6 @@
 """High-resolution encoded feature of Panoptic FCN."""
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
@@ -90,11 +90,14 @@ class FeatureEncoder(BaseModule):
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tensor:
         """Fuse the selected FPN levels and encode them at ``common_stride``."""
-        sums: List[Optional[Tensor]] = [None, None]  # at common stride, at twice it
+        fused: Optional[Tensor] = None  # levels at the common stride
+        coarse: Optional[Tensor] = None  # levels one x2 upsampling short of it
         for head, index, upsampled in zip(self.scale_heads, self.in_indices, self.upsampled):
             out = head(feats[index])
-            sums[upsampled] = out if sums[upsampled] is None else sums[upsampled] + out
-        fused, coarse = sums
+            if upsampled:
+                coarse = out if coarse is None else coarse + out
+            else:
+                fused = out if fused is None else fused + out
         if coarse is not None:
             coarse = F.interpolate(coarse, scale_factor=2, mode='bilinear', align_corners=False)
             fused = coarse if fused is None else fused + coarse
