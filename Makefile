@@ -14,14 +14,15 @@ test: install
 
 # The main job: generate data, pretrain the backbone on its thing crops, train
 # Panoptic FCN, evaluate, draw overlays
-# (tools/main_job.py); it reports the install time as its first stage.
+# (projects/synthetic/tools/main_job.py); it reports the install time as its
+# first stage.
 demo:
 	@start=$$(date +%s); bash scripts/install.sh || exit $$?; \
-	  $(PYTHON) tools/main_job.py --install-seconds $$(( $$(date +%s) - start ))
+	  $(PYTHON) projects/synthetic/tools/main_job.py --install-seconds $$(( $$(date +%s) - start ))
 
 # A quick check that the R50 model builds and predicts (random weights).
 smoke: install
-	$(PYTHON) tools/demo_smoke.py
+	$(PYTHON) projects/synthetic/tools/demo_smoke.py
 
 # Panoptic FCN against MMDet's Panoptic FPN and Mask2Former; trains
 # what has no checkpoint yet (hours on CPU) and rewrites docs/benchmark.md.

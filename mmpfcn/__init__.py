@@ -1,10 +1,14 @@
 """mmpfcn: Panoptic FCN as an MMDetection 3.x extension.
 
 Importing the package registers every component into MMDetection's registries
-(``default_scope='mmdet'``) and installs the safe checkpoint loader.
+(``default_scope='mmdet'``) and applies mmpfcn's patches to MMEngine and
+torch (safe checkpoint loading, verified downloads, atomic writes), all
+listed in :mod:`mmpfcn.utils.runtime_patches`.
 """
 from .version import __version__
-from . import utils  # noqa: F401  (safe checkpoint loading, applied on import)
-from . import datasets, engine, evaluation, models, visualization  # noqa: F401  (registers components)
+from . import datasets, engine, models, visualization  # noqa: F401  (registers components)
+from .utils import apply_runtime_patches
+
+apply_runtime_patches()
 
 __all__ = ['__version__']

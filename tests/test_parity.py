@@ -21,7 +21,7 @@ from mmengine.runner import load_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIXTURE = os.environ.get('MMPFCN_PARITY_FIXTURE', osp.join(ROOT, 'tests', 'data', 'panopticfcn_reference'))
-CONFIG = osp.join(ROOT, 'configs', 'panoptic_fcn', 'panoptic-fcn_r50_fpn_1x_coco.py')
+CONFIG = osp.join(ROOT, 'configs', 'panoptic_fcn', 'panoptic-fcn_r50_fpn_8xb2-ms-1x_coco.py')
 LEVELS = ('p3', 'p4', 'p5', 'p6', 'p7')
 REL_TOL = 1e-4
 
@@ -55,7 +55,7 @@ def run(tmp_path_factory):
 
     cfg = Config.fromfile(CONFIG)
     cfg.model.backbone.init_cfg = None
-    cfg.model.kernel_generator.position_conv_cfg = None
+    cfg.model.kernel_generator.position_head.conv_cfg = None
     preprocessor = cfg.model.data_preprocessor
     assert meta['channel_order'] == 'BGR' and not preprocessor.bgr_to_rgb
     assert preprocessor.mean == meta['pixel_mean_bgr_order'] and preprocessor.std == meta['pixel_std']
@@ -71,13 +71,19 @@ def run(tmp_path_factory):
     model.feature_encoder.register_forward_hook(lambda m, i, o: rec.__setitem__('encode', o))
     model.kernel_generator.register_forward_hook(lambda m, i, o: rec.__setitem__('head', o))
     model.data_preprocessor.register_forward_hook(lambda m, i, o: rec.__setitem__('inputs', o['inputs']))
-    fusion = model.kernel_fusion
-    for name in ('thing_candidates', 'stuff_candidates', 'fuse_thing_kernels', 'fuse_stuff_kernels', 'combine'):
+    fusion = model.kernel_generator.kernel_fusion
+    for name in ('thing_candidates', 'stuff_candidates', 'fuse_thing_kernels', 'fuse_stuff_kernels'):
         def wrapped(*args, _f=getattr(fusion, name), _n=name):
             out = _f(*args)
             rec[_n] = (args, {k: v.clone() if torch.is_tensor(v) else v for k, v in out.items()})
             return out
         setattr(fusion, name, wrapped)
+
+    def record_panoptic(*args, _f=model.panoptic_fusion_head.panoptic_postprocess):
+        rec['panoptic_postprocess'] = args
+        return _f(*args)
+
+    model.panoptic_fusion_head.panoptic_postprocess = record_panoptic
 
     inputs = np.load(osp.join(FIXTURE, 'inputs.npz'))
     image = inputs['image_bgr']
@@ -161,16 +167,16 @@ def test_instances_and_semantic_match(run):
     ious = [iou(a, b) for a, b in zip(inst.masks.numpy(), ref['inst_masks'])]
     assert min(ious) >= 0.99, f'lowest instance mask IoU {min(ious):.4f}'
     print(f'parity instance masks: lowest IoU {min(ious):.4f} over {len(ious)}')
-    region = run['rec']['combine'][0][3].numpy()
+    region = run['rec']['panoptic_postprocess'][4].numpy()
     sure = ref['sem_seg_top2_margin'] >= 1e-4
     np.testing.assert_array_equal(region[sure], ref['sem_seg_argmax'][sure])
 
 
 def test_panoptic_segments_match(run):
     ref, segments = run['ref'], run['segments']
-    num_things = run['model'].kernel_fusion.num_things_classes
+    num_things = run['model'].panoptic_fusion_head.num_things_classes
     pan = run['result'].pred_panoptic_seg.sem_seg[0].numpy()
-    void = run['model'].kernel_fusion.num_classes
+    void = run['model'].panoptic_fusion_head.num_classes
     ours = [(int(v) % INSTANCE_OFFSET, pan == v) for v in np.unique(pan) if v != void]
     theirs = [(s['category_id'] if s['isthing'] else s['category_id'] + num_things - 1,
                ref['panoptic_seg'] == s['id']) for s in segments]
@@ -192,8 +198,8 @@ def test_deformable_manifest_converts_without_leftovers():
     source = {k: torch.zeros(shape) for k, shape, _ in manifest}
     config, options = VARIANTS['default']
     state = convert_state_dict(source, target_shapes_for(osp.join(ROOT, 'configs', config), options))
-    assert state['kernel_generator.position_convs.0.conv.conv_offset.weight'].shape == (27, 256, 3, 3)
-    assert state['kernel_generator.position_convs.2.gn.weight'].shape == (256, )
+    assert state['kernel_generator.position_head.convs.0.conv.conv_offset.weight'].shape == (27, 256, 3, 3)
+    assert state['kernel_generator.position_head.convs.2.gn.weight'].shape == (256, )
     with pytest.raises(ValueError, match='source keys no rule maps'):
         convert_state_dict({**source, 'extra.key': torch.zeros(1)},
                            target_shapes_for(osp.join(ROOT, 'configs', config), options))

@@ -11,7 +11,7 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 
 import mmpfcn  # noqa: F401  (registers modules, installs safe loading)
-from mmpfcn.utils.cli import build_runner, load_config, parse_runner_args
+from mmpfcn.apis import build_runner, load_config, parse_runner_args
 from mmpfcn.utils.cpu_distributed import destroy_process_group
 
 
@@ -68,7 +68,9 @@ def main() -> None:
         raise ValueError('--out must be a .pkl or .pickle file')
     # Fewer torch.compile recompilations (DYNAMO_CACHE_SIZE_LIMIT), as MMDet.
     setup_cache_size_limit_of_dynamo()
-    runner = build_runner(apply_test_args(load_config(args), args))
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    runner = build_runner(apply_test_args(cfg, args))
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))

@@ -9,8 +9,7 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 
 import mmpfcn  # noqa: F401  (registers modules, installs safe loading)
-from mmpfcn.utils.cli import (build_runner, load_config, parse_runner_args,
-                              use_reliability_hooks)
+from mmpfcn.apis import build_runner, load_config, parse_runner_args
 from mmpfcn.utils.cpu_distributed import destroy_process_group
 
 
@@ -64,8 +63,9 @@ def main() -> None:
     args = parse_args()
     # Fewer torch.compile recompilations (DYNAMO_CACHE_SIZE_LIMIT), as MMDet.
     setup_cache_size_limit_of_dynamo()
-    cfg = use_reliability_hooks(apply_train_args(load_config(args), args))
-    build_runner(cfg).train()
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    build_runner(apply_train_args(cfg, args)).train()
     destroy_process_group()
 
 

@@ -1,13 +1,12 @@
 """Panoptic FCN model components, registered in ``mmdet.registry.MODELS``."""
-from .classifiers import CropClassifier
-from .dense_heads import KernelGenerator
+from .dense_heads import KernelGenerator, KernelHead, PositionHead
 from .detectors import PanopticFCN
 from .losses import WeightedDiceLoss
 from .necks import FeatureEncoder
-from .seg_heads import KernelFusion
+from .seg_heads import KernelFusion, PanopticFCNFusionHead
 from .task_modules import PanopticFCNTargetGenerator
 
 __all__ = [
-    'PanopticFCN', 'FeatureEncoder', 'KernelGenerator', 'KernelFusion', 'WeightedDiceLoss',
-    'PanopticFCNTargetGenerator', 'CropClassifier'
+    'PanopticFCN', 'FeatureEncoder', 'KernelGenerator', 'KernelHead', 'PositionHead',
+    'KernelFusion', 'PanopticFCNFusionHead', 'WeightedDiceLoss', 'PanopticFCNTargetGenerator'
 ]

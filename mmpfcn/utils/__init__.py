@@ -1,7 +1,7 @@
-"""Utilities of mmpfcn. Importing this package installs the safe checkpoint
-loader (see :mod:`mmpfcn.utils.checkpoint_safety`), the verified URL
-loader (see :mod:`mmpfcn.utils.checkpoint_download`) and atomic local writes
-(see :mod:`mmpfcn.utils.atomic_local_backend`)."""
+"""Utilities of mmpfcn: the bottom layer, importing no other mmpfcn
+subpackage. Its modules patch nothing when imported;
+:func:`~mmpfcn.utils.runtime_patches.apply_runtime_patches`, called by
+``import mmpfcn``, lists and applies every patch."""
 from .atomic_local_backend import (AtomicLocalBackend,
                                    install_atomic_local_backend)
 from .atomic_write import atomic_write
@@ -10,13 +10,11 @@ from .checkpoint_download import (CheckpointDownloadError,
 from .checkpoint_safety import (UnsafeCheckpointError,
                                 install_safe_checkpoint_loading,
                                 mmengine_safe_globals)
-
-install_safe_checkpoint_loading()
-install_url_checkpoint_loading()
-install_atomic_local_backend()
+from .runtime_patches import apply_runtime_patches
 
 __all__ = [
     'AtomicLocalBackend', 'CheckpointDownloadError', 'UnsafeCheckpointError',
-    'atomic_write', 'install_atomic_local_backend',
-    'install_safe_checkpoint_loading', 'mmengine_safe_globals'
+    'apply_runtime_patches', 'atomic_write', 'install_atomic_local_backend',
+    'install_safe_checkpoint_loading', 'install_url_checkpoint_loading',
+    'mmengine_safe_globals'
 ]

@@ -1,4 +1,6 @@
-"""Wall-clock stage timing of a model step (see ``tools/analysis_tools/profile_panoptic_fcn.py``).
+"""Wall-clock timing of named stages: of a model step
+(``tools/analysis_tools/profile_panoptic_fcn.py``) or of a job
+(``projects/synthetic/tools/main_job.py``).
 
 :class:`StageTimer` measures named stages of repeated steps without touching
 the model's code: submodules are timed by forward hooks, methods and callable
@@ -64,6 +66,12 @@ class StageTimer:
             yield
         finally:
             self._stop()
+
+    def elapsed(self, name: str) -> float:
+        """Seconds that stage ``name``, a child of the stage now open (or a
+        top-level stage), has taken so far in the current iteration."""
+        parent = self._open[-1][0] if self._open else ()
+        return (self._current or {}).get((*parent, name), 0.0)
 
     @contextmanager
     def iteration(self) -> Iterator[None]:
@@ -155,14 +163,3 @@ class StageTimer:
         visit(())
         return rows
 
-
-def format_table(rows: List[dict], title: str = '') -> str:
-    """A plain-text table of :meth:`StageTimer.summary` rows."""
-    width = max(len('  ' * r['depth'] + r['name']) for r in rows) + 2
-    lines = [title] if title else []
-    lines.append(f"{'stage':<{width}}{'median ms':>11}{'mean ms':>11}{'%':>8}")
-    lines.append('-' * (width + 30))
-    for r in rows:
-        label = '  ' * r['depth'] + r['name']
-        lines.append(f"{label:<{width}}{r['median_ms']:>11.2f}{r['mean_ms']:>11.2f}{r['percent']:>8.1f}")
-    return '\n'.join(lines)

@@ -1,11 +1,13 @@
 """A small Panoptic FCN (ResNet-18, 64-channel FPN and heads) for the synthetic classes, random weights."""
-from mmpfcn.datasets.synthetic_panoptic import NUM_STUFF_CLASSES, NUM_THING_CLASSES
+from projects.synthetic.synthetic_panoptic import NUM_STUFF_CLASSES, NUM_THING_CLASSES
 
 
 def tiny_model_cfg():
     gn = dict(type='GN', num_groups=16, requires_grad=True)
     return dict(
         type='PanopticFCN',
+        num_things_classes=NUM_THING_CLASSES,
+        num_stuff_classes=NUM_STUFF_CLASSES,
         data_preprocessor=dict(
             type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.4, 57.1, 57.4],
             bgr_to_rgb=True, pad_size_divisor=32, pad_mask=True, pad_seg=True, seg_pad_value=255),
@@ -15,8 +17,9 @@ def tiny_model_cfg():
                   add_extra_convs='on_output', relu_before_extra_convs=True),
         feature_encoder=dict(type='FeatureEncoder', in_channels=64, fpn_channels=64, out_channels=32,
                              norm_cfg=gn),
-        kernel_generator=dict(type='KernelGenerator', num_things_classes=NUM_THING_CLASSES,
-                              num_stuff_classes=NUM_STUFF_CLASSES, in_channels=64, feat_channels=64,
-                              embed_channels=32, norm_cfg=gn),
-        kernel_fusion=dict(type='KernelFusion', num_things_classes=NUM_THING_CLASSES,
-                           num_stuff_classes=NUM_STUFF_CLASSES, stuff_area_limit=64))
+        kernel_generator=dict(
+            type='KernelGenerator',
+            position_head=dict(type='PositionHead', in_channels=64, feat_channels=64, norm_cfg=gn),
+            kernel_head=dict(type='KernelHead', in_channels=64, feat_channels=64, embed_channels=32,
+                             norm_cfg=gn)),
+        test_cfg=dict(stuff_area_limit=64))

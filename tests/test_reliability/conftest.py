@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmpfcn  # noqa: F401  (registers mmpfcn's components)
-from mmpfcn.datasets import generate_synthetic_panoptic
+from projects.synthetic.synthetic_panoptic import generate_synthetic_panoptic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_DIR = osp.join(REPO_ROOT, 'tests', 'data')

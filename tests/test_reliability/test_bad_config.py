@@ -1,24 +1,23 @@
 """Issue 7.4: a bad configuration gets a clear error naming the key: unknown
-or misspelt keys of the model's sections, class counts that disagree between
-model and dataset, thresholds outside [0, 1], scale ranges that do not cover
-the FPN levels."""
+or misspelt keys of the model's sections and of its test_cfg, class counts that
+disagree between model and dataset, thresholds outside [0, 1], scale ranges
+that do not cover the FPN levels."""
 import importlib.util
 import os.path as osp
 import sys
 
 import pytest
 
-from mmpfcn.utils.config_validation import ConfigError, validate_config
+from mmpfcn.apis import ConfigError, validate_config
 
 from .conftest import CONFIG, REPO_ROOT, run_tool, tiny_config
 
 THING_CLASSES = "('circle', 'square', 'triangle', 'star', 'ring', 'cross')"
-KERNEL_FUSION_ARGS = (
-    "['center_pool_sizes', 'class_specific', 'common_stride', 'init_cfg', "
-    "'instance_score_thr', 'mask_thr', 'max_per_img', 'num_stuff_classes', "
-    "'num_things_classes', 'overlap_thr', 'panoptic_instance_score_thr', 'region_prior_levels', "
-    "'similarity_thr', 'stuff_area_limit', 'stuff_score_thr', "
-    "'thing_score_thr']")
+TEST_CFG_KEYS = (
+    "['center_pool_sizes', 'class_specific', 'extra_scales', 'flip', 'instance_on', "
+    "'instance_score_thr', 'mask_thr', 'max_per_img', 'overlap_thr', "
+    "'panoptic_instance_score_thr', 'panoptic_on', 'region_prior_levels', 'semantic_on', "
+    "'similarity_thr', 'stuff_area_limit', 'stuff_score_thr', 'thing_score_thr']")
 SCALES = 'model.kernel_generator.target_generator.instance_scales'
 
 CASES = {
@@ -31,13 +30,23 @@ CASES = {
         '\'gaussian_sigma\', \'ignore_index\', \'instance_scales\', '
         '\'min_overlap\', \'num_stuff_classes\', \'num_things_classes\']'),
     'unknown section': (
-        ['model.kernel_fusoin.mask_thr=0.5'],
+        ['model.panoptic_fusoin_head.type=PanopticFCNFusionHead'],
         ConfigError,
-        'model.kernel_fusoin: PanopticFCN has no argument "kernel_fusoin"; '
-        'did you mean "kernel_fusion"? its arguments are [\'backbone\', '
+        'model.panoptic_fusoin_head: PanopticFCN has no argument "panoptic_fusoin_head"; '
+        'did you mean "panoptic_fusion_head"? its arguments are [\'backbone\', '
         '\'data_preprocessor\', \'feature_encoder\', \'init_cfg\', '
-        '\'kernel_fusion\', \'kernel_generator\', \'neck\', \'test_cfg\', '
-        '\'train_cfg\']'),
+        '\'kernel_generator\', \'neck\', \'num_stuff_classes\', \'num_things_classes\', '
+        '\'panoptic_fusion_head\', \'test_cfg\', \'train_cfg\']'),
+    'misspelt test_cfg key': (
+        ['model.test_cfg.mask_trh=0.5'],
+        ConfigError,
+        'PanopticFCN: unknown key model.test_cfg.mask_trh; did you mean "mask_thr"? the known '
+        f'keys are {TEST_CFG_KEYS}'),
+    'class count given twice': (
+        ['model.kernel_generator.num_things_classes=5'],
+        ConfigError,
+        'model.kernel_generator.num_things_classes=5 disagrees with num_things_classes=6 of '
+        'the model; declare class counts once, as model.num_things_classes'),
     'misspelt loss key': (
         ['model.kernel_generator.loss_center.gama=2.0'],
         ConfigError,
@@ -46,26 +55,24 @@ CASES = {
         '\'alpha\', \'gamma\', \'loss_weight\', \'reduction\', '
         '\'use_sigmoid\']'),
     'class count vs dataset': (
-        ['model.kernel_generator.num_things_classes=5',
-         'model.kernel_fusion.num_things_classes=5'],
+        ['model.num_things_classes=5'],
         ConfigError,
-        'model.kernel_generator.num_things_classes=5 but '
+        'model.num_things_classes=5 but '
         f'train_dataloader.dataset has 6 thing_classes {THING_CLASSES}'),
     'stuff count vs dataset': (
-        ['model.kernel_generator.num_stuff_classes=53',
-         'model.kernel_fusion.num_stuff_classes=53'],
+        ['model.num_stuff_classes=53'],
         ConfigError,
-        'model.kernel_generator.num_stuff_classes=53 but '
+        'model.num_stuff_classes=53 but '
         'train_dataloader.dataset has 4 stuff_classes (\'stripes\', '
         '\'checker\', \'dots\', \'noise\')'),
     'fusion threshold above 1': (
-        ['model.kernel_fusion.mask_thr=1.5'],
+        ['model.test_cfg.mask_thr=1.5'],
         ValueError,
-        'KernelFusion: mask_thr must be in [0, 1], got 1.5'),
-    'fusion threshold below 0': (
-        ['model.kernel_fusion.thing_score_thr=-0.1'],
+        'PanopticFCNFusionHead: test_cfg.mask_thr must be in [0, 1], got 1.5'),
+    'candidate threshold below 0': (
+        ['model.test_cfg.thing_score_thr=-0.1'],
         ValueError,
-        'KernelFusion: thing_score_thr must be in [0, 1], got -0.1'),
+        'KernelFusion: test_cfg.thing_score_thr must be in [0, 1], got -0.1'),
     'target overlap above 1': (
         ['model.kernel_generator.target_generator.min_overlap=1.5'],
         ValueError,
@@ -93,9 +100,9 @@ CASES = {
         'model.kernel_generator.in_indices=(1, 2, 3, 4, 5) but the neck has '
         'only 5 levels (model.neck.num_outs)'),
     'centre pools vs levels': (
-        ['model.kernel_fusion.center_pool_sizes="(3, 3, 5)"'],
+        ['model.test_cfg.center_pool_sizes="(3, 3, 5)"'],
         ConfigError,
-        'model.kernel_fusion.center_pool_sizes has 3 entries for the 5 FPN '
+        'model.test_cfg.center_pool_sizes has 3 entries for the 5 FPN '
         'levels of model.kernel_generator.in_indices=(1, 2, 3, 4, 5): give '
         'one per level'),
 }
@@ -143,12 +150,11 @@ def test_bad_config_message_reaches_the_user(generated_root, tmp_path):
     """A real training process stops before training and prints the key."""
     result = run_tool(
         'train.py', CONFIG, '--work-dir', str(tmp_path / 'work'),
-        '--cfg-options', 'model.kernel_fusion.mask_trh=0.5',
+        '--cfg-options', 'model.test_cfg.mask_trh=0.5',
         data_root=generated_root, cwd=str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.rstrip().splitlines()[-1] == (
-        'mmpfcn.utils.config_validation.ConfigError: '
-        'model.kernel_fusion.mask_trh: KernelFusion has no argument '
-        f'"mask_trh"; did you mean "mask_thr"? its arguments are '
-        f'{KERNEL_FUSION_ARGS}')
+        'mmpfcn.apis.config_validation.ConfigError: PanopticFCN: unknown key '
+        'model.test_cfg.mask_trh; did you mean "mask_thr"? the known keys are '
+        f'{TEST_CFG_KEYS}')
     assert not osp.exists(tmp_path / 'work')

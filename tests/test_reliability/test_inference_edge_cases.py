@@ -12,8 +12,8 @@ import pytest
 from mmdet.apis import inference_detector, init_detector
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 
-from mmpfcn.datasets import generate_synthetic_panoptic
-from mmpfcn.models.seg_heads import kernel_fusion
+from mmpfcn.models.seg_heads.panoptic_fusion_heads import panoptic_fcn_fusion_head
+from projects.synthetic.synthetic_panoptic import generate_synthetic_panoptic
 
 from .conftest import CONFIG, DATA_DIR, NUM_VAL, SIZE, run_tool, tiny_config
 
@@ -27,8 +27,8 @@ def test_nothing_above_threshold_gives_all_void(generated_root,
     result = run_tool(
         'test.py', CONFIG, random_checkpoint, '--work-dir', str(tmp_path),
         '--out', out, '--cfg-options',
-        'model.kernel_fusion.thing_score_thr=1.0',
-        'model.kernel_fusion.stuff_score_thr=1.0',
+        'model.test_cfg.thing_score_thr=1.0',
+        'model.test_cfg.stuff_score_thr=1.0',
         data_root=generated_root, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'coco_panoptic/PQ: 0.0000' in result.stdout
@@ -55,7 +55,7 @@ def detector(generated_root, random_checkpoint):
     monkeypatch.undo()
     cfg.test_dataloader.dataset.pipeline.insert(
         1, dict(type='Resize', scale=(256, 256), keep_ratio=True))
-    cfg.model.kernel_fusion.max_per_img = 4
+    cfg.model.test_cfg.max_per_img = 4
     return init_detector(cfg, random_checkpoint, device='cpu')
 
 
@@ -81,15 +81,15 @@ def test_extreme_image_sizes_work(detector, tmp_path, height, width):
 def test_masks_too_large_for_memory_give_a_clear_message(
         detector, tmp_path, monkeypatch):
     """A small machine: 256 MiB available."""
-    monkeypatch.setattr(kernel_fusion, 'available_memory',
+    monkeypatch.setattr(panoptic_fcn_fusion_head, 'available_memory',
                         lambda device: 256 * 2**20)
     path = write_image(str(tmp_path / 'image.png'), 4000, 4000)
     with pytest.raises(MemoryError) as error:
         inference_detector(detector, path)
     assert re.fullmatch(
-        r'KernelFusion: \d+ masks of 4000x4000 pixels need \d+\.\d GiB but '
-        r'cpu has 0\.2 GiB available; lower kernel_fusion\.max_per_img, '
-        r'raise kernel_fusion\.instance_score_thr, or predict with '
+        r'PanopticFCNFusionHead: \d+ masks of 4000x4000 pixels need \d+\.\d GiB but '
+        r'cpu has 0\.2 GiB available; lower model\.test_cfg\.max_per_img, '
+        r'raise model\.test_cfg\.instance_score_thr, or predict with '
         r'rescale=False \(masks at the network input size\)',
         str(error.value))
 

@@ -11,46 +11,35 @@ checkpoint the model keeps its random initialisation (pretrained backbones
 are never downloaded). Ratios in the table are to the first config.
 
 Inputs are the same for every model: without ``--eval`` deterministic
-synthetic images of ``--shape`` (no dataset pipeline); with ``--eval`` the
-first ``--num-images`` images of each config's test split through its own
+synthetic scenes resized to ``--shape`` (no dataset pipeline); with ``--eval``
+the first ``--num-images`` images of each config's test split through its own
 test pipeline (``--data-root`` moves the split and the evaluator's files).
-FLOPs are always counted on a synthetic image of ``--shape``.
-
-What is timed (batch size 1, median and p90 over ``--num-images`` after
-``--warmup`` runs):
-
-- "forward": ``model(inputs, data_samples, mode='tensor')`` on the data
-  preprocessor's output: backbone, neck and heads up to their raw outputs.
-  MMDetection's two-stage models also run their RoI heads, mask head
-  included, on all RPN proposals there, so their forward (and FLOPs) can
-  exceed their e2e.
-- "e2e": ``model.test_step``: data preprocessing (device transfer,
-  normalisation, padding), forward and post-processing into
-  ``DetDataSample`` predictions. Reading and resizing images is not timed.
-
-``--amp`` runs both under fp16 autocast (CUDA only). Peak memory is the
-process's peak RSS per model on CPU (interpreter and libraries included) or
-``torch.cuda.max_memory_allocated`` on CUDA.
+FLOPs are always counted on a synthetic image of ``--shape``. What each
+figure includes: ``docs/benchmark.md``.
 
 Example::
 
     python tools/analysis_tools/benchmark.py \\
-        configs/panoptic_fcn/panoptic-fcn_r50_fpn_1x_coco.py:work_dirs/pfcn.pth \\
+        configs/panoptic_fcn/panoptic-fcn_r50_fpn_8xb2-ms-1x_coco.py:work_dirs/pfcn.pth \\
         mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py \\
         --shape 800 1333 --num-images 20 --warmup 5 --threads 8
 """
 import argparse
+import json
+import os
 import os.path as osp
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
 import mmpfcn  # noqa: F401  (registers components, safe checkpoint loading)
-from mmpfcn.utils.benchmark import (ModelSpec, Settings, describe_settings,
-                                    format_table, plot_speed_accuracy,
-                                    run_benchmark, write_json)
+from mmpfcn.apis.benchmark import (FIGURES, PQ_KEYS, ModelSpec, Record,
+                                   Settings, numeric_figures, run_benchmark)
+from projects.synthetic.synthetic_panoptic import render_images
+from tools.analysis_tools.report import (FIGURE_COLUMNS, format_figure,
+                                         format_table)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -102,6 +91,89 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def results_table(records: Sequence[Record]) -> str:
+    """One row per model, each figure with its ratio to the first model's;
+    PQ columns where the first model was evaluated."""
+    keys = list(FIGURES) + (list(PQ_KEYS) if records[0]['metrics'] else [])
+    rows = []
+    for record in records:
+        figures, ratios = numeric_figures(record), record['ratios']
+        rows.append([record['name']] + [
+            format_figure(key, figures.get(key)) +
+            ('' if figures.get(key) is None or ratios.get(key) is None else
+             f' ({ratios[key]:.2f}x)') for key in keys
+        ])
+    return format_table(['model'] + [FIGURE_COLUMNS[key][0] for key in keys],
+                        rows)
+
+
+def describe_settings(settings: Settings) -> Dict[str, Any]:
+    """The run's conditions for the header and the JSON."""
+    device = settings.device
+    if device.startswith('cuda'):
+        device += f' ({torch.cuda.get_device_name(device)})'
+    return dict(
+        device=device,
+        threads=torch.get_num_threads(),
+        amp=settings.amp,
+        shape=list(settings.shape),
+        inputs='dataset (each config\'s test pipeline)'
+        if settings.evaluate else 'synthetic (resized to shape)',
+        num_images=settings.num_images,
+        warmup=settings.warmup,
+        batch_size=1,
+        torch=torch.__version__)
+
+
+def write_json(path: str, settings: Settings,
+               records: Sequence[Record]) -> None:
+    """Settings and records as JSON."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(settings=describe_settings(settings),
+                       models=list(records)), f, indent=2)
+
+
+def plot_y(records: Sequence[Record],
+           shape: Tuple[int, int]) -> Tuple[List[float], str]:
+    """PQ where every model has it, else GFLOPs, else parameters; with the
+    axis label."""
+    if all(r['metrics'] for r in records):
+        return [r['metrics']['PQ'] for r in records], 'PQ (%)'
+    if all(r['flops'] for r in records):
+        return [r['flops'] / 1e9 for r in records], \
+            f'GFLOPs at {shape[0]}x{shape[1]} (no PQ: not evaluated)'
+    return [r['params'] / 1e6 for r in records], \
+        'parameters (M) (no PQ: not evaluated)'
+
+
+def plot_speed_accuracy(path: str, settings: Settings,
+                        records: Sequence[Record]) -> None:
+    """Speed-accuracy scatter (end-to-end median latency against PQ), one
+    labelled marker per model, as a PNG drawn with Agg."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    xs = [r['e2e_median_ms'] for r in records]
+    ys, label = plot_y(records, settings.shape)
+    for x, y, record in zip(xs, ys, records):
+        axes.plot(x, y, 'o', markersize=8)
+        axes.annotate(record['name'], (x, y), textcoords='offset points',
+                      xytext=(6, 6), fontsize=8)
+    axes.set_xlabel('end-to-end latency, median (ms)')
+    axes.set_ylabel(label)
+    axes.set_title(f'{settings.device}, {torch.get_num_threads()} threads, '
+                   f'{settings.shape[0]}x{settings.shape[1]}', fontsize=9)
+    axes.grid(True, alpha=0.3)
+    axes.margins(0.2)
+    figure.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    figure.savefig(path, format='png')
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     if args.threads:
@@ -112,15 +184,18 @@ def main(argv: Optional[List[str]] = None) -> None:
         shape=tuple(args.shape), num_images=args.num_images,
         warmup=args.warmup, device=args.device, amp=args.amp,
         evaluate=args.eval, data_root=args.data_root,
-        cfg_options=args.cfg_options, seed=args.seed)
+        cfg_options=args.cfg_options)
     print(', '.join(f'{key}: {value}'
                     for key, value in describe_settings(settings).items()))
-    records = run_benchmark(args.models, settings)
+    # With --eval the test split is timed; one image still counts the FLOPs.
+    images = render_images(settings.shape,
+                           1 if args.eval else args.num_images, args.seed)
+    records = run_benchmark(args.models, settings, images)
     out_json = args.out_json or osp.join(args.work_dir, 'benchmark.json')
     out_png = args.out_png or osp.join(args.work_dir, 'benchmark.png')
     write_json(out_json, settings, records)
     plot_speed_accuracy(out_png, settings, records)
-    print(f'\n{format_table(records)}\n\n'
+    print(f'\n{results_table(records)}\n\n'
           'forward: model(..., mode="tensor") after preprocessing; '
           'e2e: model.test_step (preprocessing, forward, post-processing); '
           'ratios to the first row\n'

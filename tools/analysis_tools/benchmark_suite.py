@@ -9,17 +9,14 @@ Stages:
    a checkpoint in ``WORK_DIR/<config name>/`` (Panoptic FCN's synthetic
    config also takes the main job's, ``work_dirs/<config name>/``);
    ``--skip-train`` benchmarks such models with random weights instead;
-3. benchmark - ``tools/analysis_tools/benchmark.py``, one run per part:
-
-   - accuracy: the three models with the same ResNet-18, data and training
-     budget (from scratch on the synthetic set), PQ on all 100 val images
-     through their test pipelines (256x256);
-   - speed: the three R50 models after short runs, on synthetic 800x1333
-     inputs;
-
-4. docs - ``docs/benchmark.md`` and its plots (``docs/images/
+3. benchmark - ``tools/analysis_tools/benchmark.py``, one run per part
+   (``PARTS``: accuracy on the val split at 256x256, speed of the R50 models
+   at 800x1333);
+4. docs - the measured blocks of ``docs/benchmark.md`` (between its
+   ``<!-- benchmark:<part> -->`` markers) and its plots (``docs/images/
    benchmark_<part>.png``) from the JSON results of both parts (a part not
-   run this time keeps its last results).
+   run this time keeps its last results); the page's text is written by
+   hand.
 
 Examples::
 
@@ -42,19 +39,19 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from mmengine.config import Config
-
+from mmpfcn.apis import NO_VALIDATION_OPTIONS, load_config
 from mmpfcn.utils.atomic_write import atomic_write
-from mmpfcn.utils.benchmark import COLUMNS
-from mmpfcn.utils.cli import NO_VALIDATION_OPTIONS
+from projects.synthetic.synthetic_panoptic import DATA_ROOT, REPO_ROOT
+from tools.analysis_tools.report import format_figure, format_table
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DATA_ROOT = osp.join('data', 'synthetic')
 BENCHMARK_TOOL = 'tools/analysis_tools/benchmark.py'
 SUITE = 'tools/analysis_tools/benchmark_suite.py'
-# Written by the main job (tools/main_job.py, `make demo`) in
-# work_dirs/<config name>/; reused when the suite has no checkpoint of its own.
-MAIN_JOB_CONFIG = 'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py'
+DEMO_CONFIGS = 'projects/synthetic/configs'
+BENCHMARK_CONFIGS = f'{DEMO_CONFIGS}/benchmark'
+# Written by the main job (projects/synthetic/tools/main_job.py with this
+# --config) in work_dirs/<config name>/; reused when the suite has no
+# checkpoint of its own.
+MAIN_JOB_CONFIG = f'{DEMO_CONFIGS}/panoptic-fcn_r18_fpn_synthetic.py'
 RESULTS_FILE = 'benchmark.json'
 PLOT_FILE = 'benchmark.png'
 MODEL_LABELS = {
@@ -68,14 +65,13 @@ MODEL_LABELS = {
 @dataclass(frozen=True)
 class Part:
     """One benchmark run: its configs (the first is the reference of the
-    ratios), input size and whether PQ is evaluated."""
+    ratios), input size, whether PQ is evaluated and on how many images.
+    ``docs/benchmark.md`` describes the setup of each."""
     name: str
-    title: str
     configs: Tuple[str, ...]
     shape: Tuple[int, int]
     evaluate: bool
     num_images: int
-    setup: str
 
 
 PARTS: Dict[str, Part] = {
@@ -83,96 +79,23 @@ PARTS: Dict[str, Part] = {
     for part in (
         Part(
             name='accuracy',
-            title='Accuracy: ResNet-18 from scratch on the synthetic set',
             configs=(MAIN_JOB_CONFIG,
-                     'configs/benchmark/panoptic-fpn_r18_fpn_synthetic.py',
-                     'configs/benchmark/mask2former_r18_synthetic.py'),
+                     f'{BENCHMARK_CONFIGS}/panoptic-fpn_r18_fpn_synthetic.py',
+                     f'{BENCHMARK_CONFIGS}/mask2former_r18_synthetic.py'),
             shape=(256, 256),
             evaluate=True,
-            num_images=100,
-            setup='The three models share the backbone (ResNet-18 with '
-            'base_channels 32 and GroupNorm, no pretraining: '
-            '`configs/_base_/models/resnet18_synthetic.py`), the data (the '
-            '3000 training images of the synthetic set at 256x256 with '
-            'random flips: `configs/_base_/datasets/synthetic_panoptic.py`), '
-            'the training budget (2000 iterations of 8 images, AdamW '
-            '1e-3, warm-up and cosine decay: '
-            '`configs/_base_/schedules/synthetic_adamw.py`) and the scale of '
-            'their necks and heads: Panoptic FCN\'s synthetic config narrows '
-            'its FPN from 256 to 64 channels (its kernel-generator towers to '
-            '128), and Panoptic FPN and Mask2Former divide every width of '
-            'MMDetection\'s models by the FPN\'s factor of 4 (FPN, RPN and '
-            'RoI heads, semantic head; pixel '
-            'decoder and transformer, feed-forward layers included; '
-            'Mask2Former with 50 queries). PQ / SQ / RQ are over the 100 val '
-            'images, each through its config\'s test pipeline (256x256); '
-            'latencies are on those images. Training cost on a 2-core CPU '
-            '(2 threads): Panoptic FCN about 0.55 s per iteration, Panoptic '
-            'FPN about 2.3 s (more than half of it in mmcv\'s '
-            'single-threaded CPU RoIAlign) and Mask2Former about 1.5 s, so '
-            'about 18 minutes, 77 minutes and 50 minutes for the budget; a '
-            'GPU needs minutes.'),
+            num_images=100),
         Part(
             name='speed',
-            title='Speed: R50 models at 800 short side',
             configs=(
-                'configs/benchmark/panoptic-fcn_r50_fpn_synthetic-short.py',
-                'configs/benchmark/panoptic-fpn_r50_fpn_synthetic-short.py',
-                'configs/benchmark/mask2former_r50_synthetic-short.py'),
+                f'{BENCHMARK_CONFIGS}/panoptic-fcn_r50_fpn_synthetic-short.py',
+                f'{BENCHMARK_CONFIGS}/panoptic-fpn_r50_fpn_synthetic-short.py',
+                f'{BENCHMARK_CONFIGS}/mask2former_r50_synthetic-short.py'),
             shape=(800, 1333),
             evaluate=False,
-            num_images=10,
-            setup='The R50 models of `configs/panoptic_fcn/'
-            'panoptic-fcn_r50_fpn_1x_coco.py`, '
-            '`mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py` and '
-            '`mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco-'
-            'panoptic.py` (100 queries) for the 10 synthetic classes, '
-            'without pretrained weights, after 40 iterations on the '
-            'synthetic set upscaled to 512x512 (batch 2, AdamW 5e-4: '
-            '`configs/_base_/schedules/synthetic_adamw_short.py`), only so '
-            'that they make realistic numbers of detections; their PQ '
-            'means nothing. Inputs are synthetic scenes resized to '
-            '800x1333 (no dataset pipeline), one image per batch.'),
+            num_images=10),
     )
 }
-
-WHAT_IS_TIMED = """\
-Every model runs in the same process on the same inputs, one image per
-batch, after the warm-up runs; latencies are the median and the 90th
-percentile over the timed images.
-
-- **forward**: `model(inputs, data_samples, mode='tensor')` on the data
-  preprocessor's output: backbone, neck and heads up to their raw outputs,
-  without post-processing. MMDetection's two-stage Panoptic FPN also runs its
-  RoI heads, mask head included, on all RPN proposals there, so its forward
-  (and its FLOPs) can exceed its end-to-end time.
-- **e2e** (end to end): `model.test_step`: data preprocessing (normalisation,
-  padding), the forward and the post-processing into panoptic, semantic and
-  instance predictions, i.e. what inference costs once an image is loaded
-  and resized. Reading and resizing images is not timed. img/s is
-  1000 / e2e median.
-- **FLOPs**: MMEngine's count of the forward on one input of the part's size
-  (padded to the model's size divisor); operators without a counting rule
-  (e.g. mmcv's deformable-convolution kernel, `grid_sample`) count as zero,
-  while the 1x1 convolution of `SampledDCNv2`'s CPU path is counted.
-- **peak mem**: the process's peak resident memory while the model runs on
-  CPU (interpreter and libraries included), or CUDA's peak allocation.
-"""
-
-CAVEATS = """\
-- CPU timings depend on the machine, its load and the thread count; compare
-  rows of one table, not tables of different runs.
-- Mask2Former's pixel decoder uses mmcv's `MultiScaleDeformableAttention`,
-  which on CPU falls back to its PyTorch implementation (`grid_sample` per
-  level); its CUDA kernel is not used here, so its share of the CPU time
-  overstates its GPU cost. Panoptic FCN's deformable convolutions run as
-  `SampledDCNv2`: mmcv's DCNv2 whose CPU forward is one threaded weighted
-  gather (`embedding_bag`) and one 1x1 convolution per layer (mmcv's own CPU
-  im2col is a single-threaded loop); on GPU it is mmcv's kernel.
-- The accuracy models are small and trained briefly on a small synthetic
-  set: the table compares training efficiency under one budget, not COCO
-  accuracy (see `docs/model_zoo.md` for published COCO numbers).
-"""
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -199,8 +122,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='only rewrite the report from the last '
                         'results')
     parser.add_argument('--docs', default=osp.join('docs', 'benchmark.md'),
-                        help='report to write; plots go to its images/ '
-                        'folder')
+                        help='report whose measured blocks to rewrite; plots '
+                        'go to its images/ folder')
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.threads < 1 or args.warmup < 0 or (args.num_images is not None
@@ -308,7 +231,7 @@ def training_progress(
         match = re.fullmatch(r'iter_(\d+)\.pth',
                              osp.basename(checkpoint or ''))
         if match:
-            cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+            cfg = load_config(osp.join(REPO_ROOT, config))
             max_iters = cfg.train_cfg.get('max_iters')
             progress[config_name(config)] = dict(iters=int(match[1]),
                                                  max_iters=max_iters)
@@ -413,8 +336,7 @@ def _median_p90(record: dict, prefix: str) -> str:
 
 def _cell(record: dict, key: str) -> str:
     """A figure in the tool's format, or n/a."""
-    value = _value(record, key)
-    return 'n/a' if value is None else COLUMNS[key][1](value)
+    return format_figure(key, _value(record, key))
 
 
 def _ratio(record: dict, key: str) -> str:
@@ -451,18 +373,12 @@ SPEED_COLUMNS: List[Column] = [
 TABLE_COLUMNS = dict(accuracy=ACCURACY_COLUMNS, speed=SPEED_COLUMNS)
 
 
-def markdown_table(records: Sequence[dict],
-                   columns: Sequence[Column]) -> List[str]:
+def results_table(records: Sequence[dict],
+                  columns: Sequence[Column]) -> str:
     """A Markdown table with one row per record."""
-
-    def row(cells: Sequence[str]) -> str:
-        return '| ' + ' | '.join(c.replace('|', '\\|') for c in cells) + ' |'
-
-    lines = [row(['model'] + [heading for heading, _ in columns]),
-             row(['---'] * (len(columns) + 1))]
-    lines += [row([model_label(r)] + [fill(r) for _, fill in columns])
-              for r in records]
-    return lines
+    return format_table(['model'] + [heading for heading, _ in columns],
+                        [[model_label(r)] + [fill(r) for _, fill in columns]
+                         for r in records])
 
 
 def _conditions(results: dict) -> List[str]:
@@ -532,56 +448,41 @@ def _commands(results: dict) -> List[str]:
     return lines + ['```']
 
 
-def part_section(part: Part, results: Optional[dict]) -> List[str]:
-    """The report's section of one part: setup, table, plot, conditions
-    and commands, or how to run it."""
-    lines = [f'## {part.title}', '', part.setup, '']
+def part_block(part: Part, results: Optional[dict]) -> List[str]:
+    """The measured block of one part: notes, table, conditions and
+    commands, or how to run it."""
     if results is None:
-        return lines + [
-            f'Not run yet: `python {SUITE} '
-            f'--only {part.name}`.', ''
-        ]
-    records = results['models']
+        return [f'Not run yet: `python {SUITE} --only {part.name}`.']
+    lines = []
     for note in _notes(part, results):
         lines += [note, '']
-    lines += markdown_table(records, TABLE_COLUMNS[part.name])
-    pq = ', a PQ ratio below 1 less accurate' if part.evaluate else ''
-    lines += [
-        '', 'Ratios divide each figure by the first row\'s '
-        f'({short_label(records[0])}): an e2e ratio below 1 is faster{pq}.',
-        '', f'![{part.name} plot](images/{plot_name(part)})', ''
-    ]
-    lines += _conditions(results) + ['', 'Commands:', ''] + \
-        _commands(results) + ['']
-    return lines
+    lines += [results_table(results['models'], TABLE_COLUMNS[part.name]), '']
+    return lines + _conditions(results) + ['', 'Commands:', ''] + \
+        _commands(results)
 
 
-def render_markdown(accuracy: Optional[dict],
-                    speed: Optional[dict]) -> str:
-    """``docs/benchmark.md`` from the JSON results of the accuracy and
-    speed parts (None for a part not run yet)."""
-    lines = [
-        '# Benchmark: Panoptic FCN, Panoptic FPN and Mask2Former', '',
-        '<!-- Written by tools/analysis_tools/benchmark_suite.py from '
-        'work_dirs/benchmark/*/benchmark.json; edit that script, not this '
-        'file. -->', '',
-        'How does this project\'s Panoptic FCN compare with '
-        'MMDetection\'s panoptic segmentors? Two measurements answer it: '
-        'accuracy for one small training budget, and the speed of the R50 '
-        'models at COCO scale. Both come from one command, which generates '
-        'the data, trains what has no checkpoint yet, benchmarks with '
-        '`tools/analysis_tools/benchmark.py` and rewrites this page:', '',
-        '```shell', 'make benchmark  # = python '
-        'tools/analysis_tools/benchmark_suite.py', '# options: --only '
-        'accuracy|speed, --skip-train, --threads N, --num-images N, '
-        '--warmup N, --report-only', '```', ''
-    ]
-    for part, results in ((PARTS['accuracy'], accuracy),
-                          (PARTS['speed'], speed)):
-        lines += part_section(part, results)
-    lines += ['## What the figures mean', '', WHAT_IS_TIMED,
-              '## Caveats', '', CAVEATS]
-    return '\n'.join(lines).rstrip('\n') + '\n'
+def block_markers(part: Part) -> Tuple[str, str]:
+    """The comments, each on a line of its own, that open and close the
+    part's block in the report."""
+    return (f'<!-- benchmark:{part.name} -->',
+            f'<!-- /benchmark:{part.name} -->')
+
+
+def update_report(page: str, results: Dict[str, Optional[dict]]) -> str:
+    """``page`` with the block of every part in ``results`` (its JSON
+    results, None before its first run) rewritten between its markers;
+    the rest of the page is kept as written."""
+    for name, part_results in results.items():
+        start, end = block_markers(PARTS[name])
+        block = re.compile(
+            f'^{re.escape(start)}\n.*?^{re.escape(end)}$',
+            re.MULTILINE | re.DOTALL)
+        if len(block.findall(page)) != 1:
+            raise ValueError(f'the report needs one block from a line '
+                             f'{start} to a line {end}')
+        text = '\n'.join([start, *part_block(PARTS[name], part_results), end])
+        page = block.sub(lambda _: text, page)
+    return page
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -593,7 +494,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     images_dir = osp.join(osp.dirname(args.docs), 'images')
 
     if not args.report_only:
-        from mmpfcn.datasets import generate_synthetic_panoptic
+        from projects.synthetic.synthetic_panoptic import \
+            generate_synthetic_panoptic
         if generate_synthetic_panoptic(DATA_ROOT, workers=os.cpu_count() or 1):
             print(f'[benchmark] generated the synthetic set in {DATA_ROOT}')
         checkpoints = {
@@ -603,11 +505,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         for part in parts:
             run_part(part, checkpoints[part.name], args, images_dir)
 
-    markdown = render_markdown(
-        *(load_results(args.work_dir, PARTS[name])
-          for name in ('accuracy', 'speed')))
+    with open(args.docs, encoding='utf-8') as f:
+        page = f.read()
+    page = update_report(page, {
+        name: load_results(args.work_dir, part)
+        for name, part in PARTS.items()
+    })
     with atomic_write(args.docs, 'w', encoding='utf-8') as f:
-        f.write(markdown)
+        f.write(page)
     print(f'[benchmark] wrote {args.docs} and its plots in {images_dir}')
     return 0
 

@@ -5,16 +5,16 @@ feature encoder, position and kernel heads); post-processing is not counted.
 
 Example::
 
-    python tools/analysis_tools/get_flops.py configs/panoptic_fcn/panoptic-fcn_r50_fpn_1x_coco.py \
+    python tools/analysis_tools/get_flops.py configs/panoptic_fcn/panoptic-fcn_r50_fpn_8xb2-ms-1x_coco.py \
         --shape 800 1333
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import mmpfcn  # noqa: F401
-from mmpfcn.utils.benchmark import (build_model, count_flops, drop_pretrained, pack_images,
-                                    resolve_config_path, synthetic_images)
+from mmpfcn.apis.benchmark import build_model, count_flops, load_model_config, pack_images
+from projects.synthetic.synthetic_panoptic import render_images
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,12 +29,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Count on one synthetic image, as tools/analysis_tools/benchmark.py does."""
     args = parse_args()
-    cfg = Config.fromfile(resolve_config_path(args.config))
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    drop_pretrained(cfg.model)
+    cfg = load_model_config(args.config, args.cfg_options)
     model = build_model(cfg, None, 'cpu')
-    batch = pack_images(synthetic_images(tuple(args.shape), 1, seed=0))[0]
+    batch = pack_images(render_images(tuple(args.shape), 1, seed=0))[0]
     flops, padded = count_flops(model, batch)
     params = sum(p.numel() for p in model.parameters())
     print(f'config: {args.config}\ninput: {args.shape[0]}x{args.shape[1]} (padded {padded[-2]}x{padded[-1]})\n'

@@ -2,8 +2,9 @@
 
 Inference times ``model.test_step`` on one batch: data preprocessing, backbone,
 FPN neck, feature encoder, kernel-generator heads (position and kernel
-towers) and post-processing (``KernelFusion.predict``: candidates, kernel
-fusion, mask matmul, mask resizing, panoptic combination, packing). Training
+towers) and post-processing (``KernelGenerator.predict_by_feat``: candidates
+and kernel fusion; ``PanopticFCNFusionHead.predict``: mask matmul, mask
+resizing, panoptic combination, result structures). Training
 times ``model.train_step``: data preprocessing, backbone, neck, encoder,
 heads forward, losses (with target generation), backward and optimizer step.
 Stages are timed by forward hooks and method wrappers
@@ -14,18 +15,18 @@ train (training) or test (inference) dataset; with ``--shape H W`` random
 images (and, for training, random rectangles as things on stuff bands).
 Random weights give few confident detections: lower the thresholds for a
 realistic post-processing load, e.g.
-``--cfg-options model.kernel_fusion.instance_score_thr=0``, or load
+``--cfg-options model.test_cfg.instance_score_thr=0``, or load
 ``--checkpoint``. The workload (instances and panoptic segments per image;
 for training ground-truth instances and the loss) is printed with the table.
 
 Examples::
 
     python tools/analysis_tools/profile_panoptic_fcn.py \\
-        configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py --mode train --threads 1
+        projects/synthetic/configs/panoptic-fcn_r18_fpn_synthetic.py --mode train --threads 1
     python tools/analysis_tools/profile_panoptic_fcn.py \\
-        configs/panoptic_fcn/panoptic-fcn_r50_fpn_1x_coco.py --mode infer --shape 800 1216 \\
+        configs/panoptic_fcn/panoptic-fcn_r50_fpn_8xb2-ms-1x_coco.py --mode infer --shape 800 1216 \\
         --threads 2 --iters 3 --warmup 1 --json profile.json --cfg-options \\
-        model.kernel_fusion.instance_score_thr=0 model.kernel_fusion.panoptic_instance_score_thr=0
+        model.test_cfg.instance_score_thr=0 model.test_cfg.panoptic_instance_score_thr=0
 
 Shares are of the summed stage medians; ``(other)`` is the time of a stage
 that none of its sub-stages covers. On CUDA every stage boundary
@@ -53,7 +54,9 @@ from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData, PixelData
 
 import mmpfcn  # noqa: F401  (registers the model)
-from mmpfcn.utils.profiling import StageTimer, format_table
+from mmpfcn.apis import load_config
+from mmpfcn.utils.profiling import StageTimer
+from tools.analysis_tools.report import format_table
 
 # Stage names (also the keys the test checks), outermost first.
 PREPROCESS = 'data preprocessing'
@@ -64,17 +67,21 @@ HEADS = 'kernel generator heads'
 POSITION_TOWER = 'position tower'
 KERNEL_TOWER = 'kernel tower'
 POSTPROCESS = 'post-processing'
-# KernelFusion method -> stage; methods a version of KernelFusion lacks are skipped.
+# Post-processing steps -> stage: public methods of the model's parts (dotted paths from the
+# detector) and the mask-resizing functions as the fusion head's module calls them.
 FUSION_STAGES = (
-    ('thing_candidates', 'thing candidates'),
-    ('stuff_candidates', 'stuff candidates'),
-    ('fuse_thing_kernels', 'kernel fusion'),
-    ('fuse_stuff_kernels', 'kernel fusion'),
-    ('mask_probabilities', 'mask matmul'),
-    ('instance_masks', 'mask resize'),
-    ('stuff_region', 'stuff resize + argmax'),
-    ('panoptic_map', 'panoptic combination'),
-    ('pack', 'packing'),
+    ('kernel_generator.kernel_fusion.thing_candidates', 'thing candidates'),
+    ('kernel_generator.kernel_fusion.stuff_candidates', 'stuff candidates'),
+    ('kernel_generator.kernel_head.embed_things', 'kernel fusion'),
+    ('kernel_generator.kernel_head.embed_stuff', 'kernel fusion'),
+    ('kernel_generator.kernel_fusion.fuse_thing_kernels', 'kernel fusion'),
+    ('kernel_generator.kernel_fusion.fuse_stuff_kernels', 'kernel fusion'),
+    ('panoptic_fusion_head.mask_probabilities', 'mask matmul'),
+    ('fusion_head_module.threshold_masks', 'mask resize'),
+    ('fusion_head_module.region_argmax', 'stuff resize + argmax'),
+    ('panoptic_fusion_head.panoptic_postprocess', 'panoptic combination'),
+    ('panoptic_fusion_head.instance_postprocess', 'result structures'),
+    ('panoptic_fusion_head.semantic_postprocess', 'result structures'),
 )
 TARGETS = 'target generation'
 LOSSES = 'losses'
@@ -99,7 +106,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='seed of weights and random inputs')
     parser.add_argument('--json', help='also write the results to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. model.kernel_fusion.instance_score_thr=0')
+                        help='override config keys, e.g. model.test_cfg.instance_score_thr=0')
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0:
         parser.error('--iters must be >= 1 and --warmup >= 0')
@@ -193,21 +200,21 @@ def attach_network(timer: StageTimer, model: torch.nn.Module) -> None:
     timer.time_module(model.feature_encoder, ENCODER)
     head = model.kernel_generator
     timer.time_module(head, HEADS)
-    for module in (*head.position_convs, head.center_conv, head.region_conv):
-        timer.time_module(module, POSITION_TOWER)
-    for module in (*head.kernel_convs, head.kernel_out_conv):
-        timer.time_module(module, KERNEL_TOWER)
+    timer.time_module(head.position_head, POSITION_TOWER)
+    timer.time_module(head.kernel_head, KERNEL_TOWER)
 
 
 def attach_inference(timer: StageTimer, model: torch.nn.Module) -> None:
     attach_network(timer, model)
-    fusion = model.kernel_fusion
-    timer.time_attribute(fusion, 'predict', POSTPROCESS)
-    for method, stage in FUSION_STAGES:
-        if hasattr(fusion, method):
-            timer.time_attribute(fusion, method, stage)
-    for method in ('embed_things', 'embed_stuff'):
-        timer.time_attribute(model.kernel_generator, method, 'kernel fusion')
+    timer.time_attribute(model.kernel_generator, 'predict_by_feat', POSTPROCESS)
+    timer.time_attribute(model.panoptic_fusion_head, 'predict', POSTPROCESS)
+    owners = dict(fusion_head_module=sys.modules[type(model.panoptic_fusion_head).__module__])
+    for path, stage in FUSION_STAGES:
+        first, *names, attr = path.split('.')
+        owner = owners.get(first) or getattr(model, first)
+        for name in names:
+            owner = getattr(owner, name)
+        timer.time_attribute(owner, attr, stage)
 
 
 def attach_training(timer: StageTimer, model: torch.nn.Module, optim_wrapper) -> None:
@@ -232,7 +239,7 @@ def profile_inference(model, data: dict, device: torch.device, iters: int, warmu
                     results = model.test_step(data)
     finally:
         timer.detach()
-    void = model.kernel_fusion.num_classes
+    void = model.panoptic_fusion_head.num_classes
     segments = [len(set(torch.unique(r.pred_panoptic_seg.sem_seg).tolist()) - {void}) for r in results]
     workload = dict(instances_per_image=float(np.mean([len(r.pred_instances) for r in results])),
                     segments_per_image=float(np.mean(segments)))
@@ -256,6 +263,15 @@ def profile_training(model, optim_wrapper, data: dict, device: torch.device, ite
                               loss=float(torch.as_tensor(log_vars['loss']).detach())))
 
 
+def stage_table(rows: Sequence[dict]) -> str:
+    """The rows of :meth:`StageTimer.summary` as a table, each stage
+    indented under its parent."""
+    return format_table(['stage', 'median ms', 'mean ms', '%'], [[
+        '  ' * row['depth'] + row['name'], f'{row["median_ms"]:.2f}',
+        f'{row["mean_ms"]:.2f}', f'{row["percent"]:.1f}'
+    ] for row in rows])
+
+
 def describe(name: str, cfg_file: str, shape: Sequence[int], batch_size: int, args) -> str:
     source = f'random {shape[0]}x{shape[1]}' if args.shape else 'dataset samples'
     return (f'{name}: {osp.basename(cfg_file)}, {source}, batch {batch_size}, '
@@ -266,11 +282,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    head = cfg.model.kernel_generator
     results: Dict[str, dict] = {}
     # Inference first: the training steps change the weights.
     for mode in ('infer', 'train'):
@@ -282,7 +295,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
         torch.manual_seed(args.seed)
         model = build_model(cfg, args.checkpoint, device)
         if args.shape:
-            data = random_samples(args.shape, batch_size, head.num_things_classes, head.num_stuff_classes,
+            data = random_samples(args.shape, batch_size, cfg.model.num_things_classes,
+                                  cfg.model.num_stuff_classes,
                                   with_gt=train, seed=args.seed)
         else:
             data = dataset_samples(cfg, train, batch_size)
@@ -296,7 +310,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
                                threads=args.threads, device=str(device), iters=args.iters,
                                warmup=args.warmup, checkpoint=args.checkpoint, random_inputs=bool(args.shape))
         title = describe('inference' if not train else 'training step', args.config, shape, batch_size, args)
-        print(format_table(result['stages'], title))
+        print(f'{title}\n{stage_table(result["stages"])}')
         print('workload: ' + ', '.join(f'{k} {v:.4g}' for k, v in result['workload'].items()) + '\n')
         results[mode] = result
     if args.json:

@@ -7,7 +7,7 @@ over on either side is an error that lists the keys.
 Example::
 
     python tools/model_converters/panopticfcn_d2_to_mmdet.py \
-        panoptic_fcn_r50_1x.pth panoptic-fcn_r50_fpn_1x_coco_converted.pth
+        panoptic_fcn_r50_1x.pth panoptic-fcn_r50_fpn_8xb2-ms-1x_coco_converted.pth
 """
 import argparse
 import os
@@ -25,10 +25,10 @@ CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))
 # (POSITION_HEAD.DEFORM = True); 'plain' has ordinary convs there, 'star' also a deformable
 # 256-channel feature encoder.
 VARIANTS: Dict[str, Tuple[str, dict]] = {
-    'default': ('panoptic_fcn/panoptic-fcn_r50_fpn_1x_coco.py', {}),
-    'plain': ('panoptic_fcn/panoptic-fcn_r50_fpn_1x_coco.py',
-              {'model.kernel_generator.position_conv_cfg': None}),
-    'star': ('panoptic_fcn/panoptic-fcn-star_r50_fpn_3x_coco.py', {}),
+    'default': ('panoptic_fcn/panoptic-fcn_r50_fpn_8xb2-ms-1x_coco.py', {}),
+    'plain': ('panoptic_fcn/panoptic-fcn_r50_fpn_8xb2-ms-1x_coco.py',
+              {'model.kernel_generator.position_head.conv_cfg': None}),
+    'star': ('panoptic_fcn/panoptic-fcn-star_r50_fpn_8xb2-ms-3x_coco.py', {}),
 }
 
 
@@ -71,13 +71,19 @@ RULES: List[Tuple[str, Callable[[re.Match], str]]] = [
      lambda m: f'feature_encoder.scale_heads.{int(m.group(1)) - 2}.{m.group(2)}.gn.{m.group(3)}'),
     (r'^feature_encoder\.encode_head\.encode_head_head_(\d+)\.(.+)$', _tower('feature_encoder.encode_convs')),
     (r'^position_head\.position_head\.position_head_head_(\d+)\.(.+)$',
-     _tower('kernel_generator.position_convs')),
-    (r'^position_head\.out_inst\.(weight|bias)$', lambda m: f'kernel_generator.center_conv.{m.group(1)}'),
-    (r'^position_head\.out_sem\.(weight|bias)$', lambda m: f'kernel_generator.region_conv.{m.group(1)}'),
-    (r'^kernel_head\.kernel_head\.kernel_head_head_(\d+)\.(.+)$', _tower('kernel_generator.kernel_convs')),
-    (r'^kernel_head\.out_conv\.(weight|bias)$', lambda m: f'kernel_generator.kernel_out_conv.{m.group(1)}'),
-    (r'^thing_generator\.embed_extractor\.(weight|bias)$', lambda m: f'kernel_generator.thing_embed.{m.group(1)}'),
-    (r'^stuff_generator\.embed_extractor\.(weight|bias)$', lambda m: f'kernel_generator.stuff_embed.{m.group(1)}'),
+     _tower('kernel_generator.position_head.convs')),
+    (r'^position_head\.out_inst\.(weight|bias)$',
+     lambda m: f'kernel_generator.position_head.center_conv.{m.group(1)}'),
+    (r'^position_head\.out_sem\.(weight|bias)$',
+     lambda m: f'kernel_generator.position_head.region_conv.{m.group(1)}'),
+    (r'^kernel_head\.kernel_head\.kernel_head_head_(\d+)\.(.+)$',
+     _tower('kernel_generator.kernel_head.convs')),
+    (r'^kernel_head\.out_conv\.(weight|bias)$',
+     lambda m: f'kernel_generator.kernel_head.out_conv.{m.group(1)}'),
+    (r'^thing_generator\.embed_extractor\.(weight|bias)$',
+     lambda m: f'kernel_generator.kernel_head.thing_embed.{m.group(1)}'),
+    (r'^stuff_generator\.embed_extractor\.(weight|bias)$',
+     lambda m: f'kernel_generator.kernel_head.stuff_embed.{m.group(1)}'),
 ]
 
 

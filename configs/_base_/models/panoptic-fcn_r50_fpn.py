@@ -1,11 +1,11 @@
 # Panoptic FCN, ResNet-50 (MSRA/caffe style, frozen BN) + FPN P2-P7, as the authors' R50 configs.
-# default_scope='mmdet' comes from MMDet's default_runtime base.
-custom_imports = dict(imports=['mmpfcn'], allow_failed_imports=False)
+# default_scope='mmdet' and the import of mmpfcn come with the runtime (_base_/default_runtime.py).
 
-num_things_classes = 80
-num_stuff_classes = 53
 model = dict(
     type='PanopticFCN',
+    # COCO panoptic: 80 thing and 53 stuff classes, declared once for every part of the model.
+    num_things_classes=80,
+    num_stuff_classes=53,
     # The authors' preprocessing: BGR input, their PIXEL_MEAN applied to B, G, R in this order,
     # std 1, zero padding (after normalisation) to a multiple of 32.
     data_preprocessor=dict(
@@ -47,15 +47,21 @@ model = dict(
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
     kernel_generator=dict(
         type='KernelGenerator',
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
-        in_channels=256,
         in_indices=(1, 2, 3, 4, 5),
-        feat_channels=256,
-        embed_channels=64,
-        num_convs=3,
-        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
-        position_conv_cfg=dict(type='SampledDCNv2'),
+        position_head=dict(
+            type='PositionHead',
+            in_channels=256,
+            feat_channels=256,
+            num_convs=3,
+            norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+            conv_cfg=dict(type='SampledDCNv2')),
+        kernel_head=dict(
+            type='KernelHead',
+            in_channels=256,
+            feat_channels=256,
+            embed_channels=64,
+            num_convs=3,
+            norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
         num_positives=7,
         target_generator=dict(
             type='PanopticFCNTargetGenerator',
@@ -70,10 +76,11 @@ model = dict(
             loss_weight=1.0),
         loss_thing_mask=dict(type='WeightedDiceLoss', loss_weight=3.0),
         loss_stuff_mask=dict(type='WeightedDiceLoss', loss_weight=3.0)),
-    kernel_fusion=dict(
-        type='KernelFusion',
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
+    panoptic_fusion_head=dict(type='PanopticFCNFusionHead'),
+    train_cfg=None,
+    # Every inference setting, with the paper's values: candidates and kernel fusion (KernelFusion)
+    # and masks, re-scoring and panoptic combination (PanopticFCNFusionHead).
+    test_cfg=dict(
         center_pool_sizes=(3, 3, 3, 5, 5),
         max_per_img=100,
         thing_score_thr=0.05,
@@ -84,6 +91,4 @@ model = dict(
         instance_score_thr=0.05,
         panoptic_instance_score_thr=0.2,
         overlap_thr=0.5,
-        stuff_area_limit=4096),
-    train_cfg=None,
-    test_cfg=None)
+        stuff_area_limit=4096))

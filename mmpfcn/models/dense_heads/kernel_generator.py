@@ -1,73 +1,70 @@
-"""Kernel generator of Panoptic FCN: position head, kernel head and kernel embedding."""
+"""Kernel generator of Panoptic FCN: position head, kernel head, targets and losses."""
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from mmengine.model import BaseModule, normal_init
-from torch import Tensor, nn
+from mmengine.model import BaseModule
+from torch import Tensor
 
-from ..layers import append_coordinates, per_image_matmul
+from ..layers import per_image_matmul, pool_region_kernels
+from ..utils import with_class_counts
+
+# Parameter names of mmpfcn checkpoints written before the position and kernel heads became
+# modules of their own, and their names now (see ``KernelGenerator._load_from_state_dict``).
+RENAMED_PARAMETERS = (
+    ('position_convs.', 'position_head.convs.'),
+    ('region_convs.', 'position_head.region_convs.'),
+    ('center_conv.', 'position_head.center_conv.'),
+    ('region_conv.', 'position_head.region_conv.'),
+    ('kernel_convs.', 'kernel_head.convs.'),
+    ('kernel_out_conv.', 'kernel_head.out_conv.'),
+    ('thing_embed.', 'kernel_head.thing_embed.'),
+    ('stuff_embed.', 'kernel_head.stuff_embed.'),
+)
 
 
 @MODELS.register_module()
 class KernelGenerator(BaseModule):
-    """Generate object-centre maps, stuff-region maps and a kernel per position.
+    """Generate kernels for things and stuff from FPN levels P3-P7 (paper Sec. 3.2).
 
-    One position head and one kernel head are shared by all levels (P3-P7).
-    The position head predicts a heatmap per thing class and a region map per
-    stuff class plus one merged "things" region (channel 0); the kernel head
-    predicts a ``feat_channels`` kernel at every position. Two 1x1 convs embed
-    thing and stuff kernels into ``embed_channels`` (Ce) weights that are
-    convolved with the encoded feature to give masks.
-
-    In training, kernels of things are taken at the ``num_positives`` positions
-    inside each instance with the highest predicted centre score (multi-positive
-    weighted dice); stuff kernels are averaged over each region.
+    A :class:`PositionHead` (centre and region maps) and a :class:`KernelHead`
+    (a kernel per position, and the thing / stuff embeddings) are shared by all
+    levels. In training, kernels of things are taken at the ``num_positives``
+    positions inside each instance with the highest predicted centre score
+    (multi-positive weighted dice); stuff kernels are pooled over each region.
+    In inference, :class:`KernelFusion` selects candidates, the kernel head
+    embeds them, and :class:`KernelFusion` fuses them:
+    :meth:`predict_by_feat` returns the fused, embedded kernels that the
+    panoptic fusion head turns into masks.
 
     Args:
         num_things_classes (int): Thing classes (T).
-        num_stuff_classes (int): Stuff classes (S); the region maps have S + 1 channels.
-        in_channels (int): Channels of the FPN levels.
-        in_indices (Sequence[int]): FPN outputs the head runs on (P3-P7).
-        feat_channels (int): Channels of both towers and of the kernels.
-        embed_channels (int): Ce, channels of the embedded kernels.
-        num_convs (int): Convs per tower.
-        norm_cfg (dict): Norm of the towers.
-        position_conv_cfg (dict, optional): Conv of the position tower,
-            ``dict(type='DCNv2')`` for modulated deformable convs.
-        kernel_with_coord (bool): Append coordinates before the kernel tower.
-        position_with_coord (bool): Append coordinates before the position tower.
-        shared_position_tower (bool): Centre and region maps share the position
-            tower, as in the paper; False gives the region maps a tower of
-            their own (``region_convs``, same form), so that the two tasks
-            stop competing for its channels.
-        bias_value (float): Initial bias of both position outputs.
+        num_stuff_classes (int): Stuff classes (S).
+        in_indices (Sequence[int]): FPN outputs the heads run on (P3-P7).
+        position_head (dict): Config of the :class:`PositionHead` (its class
+            counts come from this module).
+        kernel_head (dict): Config of the :class:`KernelHead`.
+        kernel_fusion (dict): Config of the :class:`KernelFusion`.
         num_positives (int): k, kernels per instance in training.
         target_generator (dict): Config of the target generator.
         loss_center (dict): Focal loss of thing centres.
         loss_region (dict): Focal loss of stuff regions.
         loss_thing_mask (dict): Weighted dice loss of thing masks.
         loss_stuff_mask (dict): Dice loss of stuff masks.
+        train_cfg (dict, optional): Unused; MMDet's head interface.
+        test_cfg (dict, optional): Inference settings, passed to the kernel fusion.
     """
 
     def __init__(self,
                  num_things_classes: int = 80,
                  num_stuff_classes: int = 53,
-                 in_channels: int = 256,
                  in_indices: Sequence[int] = (1, 2, 3, 4, 5),
-                 feat_channels: int = 256,
-                 embed_channels: int = 64,
-                 num_convs: int = 3,
-                 norm_cfg: ConfigType = dict(type='GN', num_groups=32, requires_grad=True),
-                 position_conv_cfg: OptConfigType = None,
-                 kernel_with_coord: bool = True,
-                 position_with_coord: bool = False,
-                 shared_position_tower: bool = True,
-                 bias_value: float = -2.19,
+                 position_head: ConfigType = dict(type='PositionHead'),
+                 kernel_head: ConfigType = dict(type='KernelHead'),
+                 kernel_fusion: ConfigType = dict(type='KernelFusion'),
                  num_positives: int = 7,
                  target_generator: ConfigType = dict(type='PanopticFCNTargetGenerator'),
                  loss_center: ConfigType = dict(
@@ -78,90 +75,45 @@ class KernelGenerator(BaseModule):
                      reduction='sum', loss_weight=1.0),
                  loss_thing_mask: ConfigType = dict(type='WeightedDiceLoss', loss_weight=3.0),
                  loss_stuff_mask: ConfigType = dict(type='WeightedDiceLoss', loss_weight=3.0),
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_things_classes = num_things_classes
         self.num_stuff_classes = num_stuff_classes
         self.in_indices = tuple(in_indices)
         self.num_positives = num_positives
-        self.kernel_with_coord = kernel_with_coord
-        self.position_with_coord = position_with_coord
-        self.bias_value = bias_value
-
-        self.position_convs = self._tower(in_channels + 2 * position_with_coord, feat_channels,
-                                          num_convs, norm_cfg, position_conv_cfg)
-        self.region_convs = None if shared_position_tower else self._tower(
-            in_channels + 2 * position_with_coord, feat_channels, num_convs, norm_cfg,
-            position_conv_cfg)
-        self.center_conv = nn.Conv2d(feat_channels, num_things_classes, 3, padding=1)
-        self.region_conv = nn.Conv2d(feat_channels, num_stuff_classes + 1, 3, padding=1)
-        self.kernel_convs = self._tower(in_channels + 2 * kernel_with_coord, feat_channels,
-                                        num_convs, norm_cfg, None)
-        self.kernel_out_conv = nn.Conv2d(feat_channels, feat_channels, 3, padding=1)
-        self.thing_embed = nn.Conv2d(feat_channels, embed_channels, 1)
-        self.stuff_embed = nn.Conv2d(feat_channels, embed_channels, 1)
-
-        target_generator = dict(target_generator)
-        target_generator.setdefault('num_things_classes', num_things_classes)
-        target_generator.setdefault('num_stuff_classes', num_stuff_classes)
-        self.target_generator = TASK_UTILS.build(target_generator)
+        classes = dict(num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes)
+        self.position_head = MODELS.build(
+            with_class_counts(position_head, 'kernel_generator.position_head', **classes))
+        self.kernel_head = MODELS.build(kernel_head)
+        self.kernel_fusion = MODELS.build({**kernel_fusion, 'test_cfg': test_cfg})
+        self.target_generator = TASK_UTILS.build(
+            with_class_counts(target_generator, 'kernel_generator.target_generator', **classes))
         self.loss_center = MODELS.build(loss_center)
         self.loss_region = MODELS.build(loss_region)
         self.loss_thing_mask = MODELS.build(loss_thing_mask)
         self.loss_stuff_mask = MODELS.build(loss_stuff_mask)
 
-    @staticmethod
-    def _tower(in_channels: int, channels: int, num_convs: int, norm_cfg: ConfigType,
-               conv_cfg: OptConfigType) -> nn.ModuleList:
-        return nn.ModuleList(
-            ConvModule(in_channels if k == 0 else channels, channels, 3, padding=1,
-                       conv_cfg=conv_cfg, norm_cfg=norm_cfg) for k in range(num_convs))
-
-    def init_weights(self) -> None:
-        """Initialise output convs as the authors do (normal 0.01, prior bias)."""
-        super().init_weights()
-        for conv in (self.center_conv, self.region_conv):
-            normal_init(conv, std=0.01, bias=self.bias_value)
-        for conv in (self.kernel_out_conv, self.thing_embed, self.stuff_embed):
-            normal_init(conv, std=0.01, bias=0)
-
-    def forward_single(self, feat: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Centre logits ``(B, T, h, w)``, region logits ``(B, 1+S, h, w)``, kernels ``(B, C, h, w)``."""
-        centers, regions = self.position_single(feat)
-        k = self._run(self.kernel_convs, append_coordinates(feat) if self.kernel_with_coord else feat)
-        return centers, regions, self.kernel_out_conv(k)
-
-    def position_single(self, feat: Tensor) -> Tuple[Tensor, Tensor]:
-        """The position head alone: centre and region logits of one level."""
-        position_in = append_coordinates(feat) if self.position_with_coord else feat
-        x = self._run(self.position_convs, position_in)
-        r = x if self.region_convs is None else self._run(self.region_convs, position_in)
-        return self.center_conv(x), self.region_conv(r)
-
-    def position_maps(self, feats: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor]]:
-        """Centre and region logits of every level without the kernel head (test-time views)."""
-        centers, regions = zip(*(self.position_single(feats[i]) for i in self.in_indices))
-        return list(centers), list(regions)
-
-    @staticmethod
-    def _run(tower: nn.ModuleList, x: Tensor) -> Tensor:
-        for conv in tower:
-            x = conv(x)
-        return x
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        """Load checkpoints of earlier mmpfcn versions too, renaming their parameters
+        (``RENAMED_PARAMETERS``) to the position and kernel heads' names."""
+        for old, new in RENAMED_PARAMETERS:
+            for key in [k for k in state_dict if k.startswith(prefix + old)]:
+                state_dict[prefix + new + key[len(prefix + old):]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
-        """Run the shared heads on every level; returns three lists over levels."""
-        outs = [self.forward_single(feats[i]) for i in self.in_indices]
-        centers, regions, kernels = zip(*outs)
-        return list(centers), list(regions), list(kernels)
+        """Centre logits ``(B, T, h, w)``, region logits ``(B, 1+S, h, w)`` and kernel features
+        ``(B, C, h, w)``, each a list over the levels."""
+        centers, regions = self.position_maps(feats)
+        kernels = [self.kernel_head(feats[i]) for i in self.in_indices]
+        return centers, regions, kernels
 
-    def embed_things(self, kernels: Tensor) -> Tensor:
-        """Embed ``(..., C)`` thing kernels into ``(..., Ce)`` mask weights (the 1x1 conv)."""
-        return F.linear(kernels, self.thing_embed.weight.flatten(1), self.thing_embed.bias)
-
-    def embed_stuff(self, kernels: Tensor) -> Tensor:
-        """Embed ``(..., C)`` stuff kernels into ``(..., Ce)`` mask weights (the 1x1 conv)."""
-        return F.linear(kernels, self.stuff_embed.weight.flatten(1), self.stuff_embed.bias)
+    def position_maps(self, feats: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor]]:
+        """Centre and region logits of every level, without the kernel head (test-time views)."""
+        centers, regions = zip(*(self.position_head(feats[i]) for i in self.in_indices))
+        return list(centers), list(regions)
 
     def loss(self, feats: Tuple[Tensor, ...], encode_feat: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
@@ -195,7 +147,8 @@ class KernelGenerator(BaseModule):
         norm = max(num_assign, 1)
 
         loss_center = sum(
-            self.loss_center(c.flatten(1), t.flatten(1)) for c, t in zip(center_logits, targets['center_heatmaps']))
+            self.loss_center(c.flatten(1), t.flatten(1))
+            for c, t in zip(center_logits, targets['center_heatmaps']))
         loss_region = sum(
             self.loss_region(r.flatten(1), t.flatten(1)) / (r.shape[-2] * r.shape[-1])
             for r, t in zip(region_logits, targets['region_targets']))
@@ -204,7 +157,7 @@ class KernelGenerator(BaseModule):
         thing_kernels, thing_weights = self._thing_kernels(center_logits, kernel_feats, targets)
         if num_assign:
             thing_logits = per_image_matmul(
-                self.embed_things(thing_kernels), targets['assign_img'], encode)
+                self.kernel_head.embed_things(thing_kernels), targets['assign_img'], encode)
             thing_targets = targets['inst_masks'][targets['assign_inst']].flatten(1)
             loss_thing_mask = self.loss_thing_mask(
                 thing_logits, thing_targets, thing_weights, avg_factor=norm)
@@ -214,7 +167,7 @@ class KernelGenerator(BaseModule):
         stuff_kernels, stuff_img, stuff_cls = self._stuff_kernels(kernel_feats, targets)
         if len(stuff_kernels):
             stuff_logits = per_image_matmul(
-                self.embed_stuff(stuff_kernels), stuff_img, encode)
+                self.kernel_head.embed_stuff(stuff_kernels), stuff_img, encode)
             stuff_targets = targets['sem_masks'][stuff_img, stuff_cls].flatten(1)
             loss_stuff_mask = self.loss_stuff_mask(
                 stuff_logits, stuff_targets, avg_factor=len(stuff_kernels))
@@ -253,27 +206,46 @@ class KernelGenerator(BaseModule):
             k = min(self.num_positives, h * w)
             values, index = guidance.topk(k, dim=1)
             level_kernels = feats.flatten(2)[imgs[:, None], :, index]
-            kernels = kernels.index_put((sel, ), F.pad(level_kernels, (0, 0, 0, self.num_positives - k)))
+            kernels = kernels.index_put(
+                (sel, ), F.pad(level_kernels, (0, 0, 0, self.num_positives - k)))
             weights = weights.index_put((sel, ), F.pad(values, (0, self.num_positives - k)))
         return kernels, weights
 
     def _stuff_kernels(self, kernel_feats: List[Tensor],
                        targets: dict) -> Tuple[Tensor, Tensor, Tensor]:
-        """Kernels summed over each level's binarised region, divided by the level area.
+        """Kernels pooled over each level's binarised region (``pool_region_kernels``).
 
         Returns ``(M, C)`` kernels with the image and region channel of each.
         """
         kernels, imgs, classes = [], [], []
         for feats, region in zip(kernel_feats, targets['region_targets']):
             mask = (region > 0).to(feats.dtype)
-            level_kernels = torch.einsum('bshw,bchw->bsc', mask, feats) / (feats.shape[-2] * feats.shape[-1])
+            level_kernels = pool_region_kernels(mask, feats)
             img, cls = torch.nonzero(mask.flatten(2).any(-1), as_tuple=True)
             kernels.append(level_kernels[img, cls])
             imgs.append(img)
             classes.append(cls)
         return torch.cat(kernels), torch.cat(imgs), torch.cat(classes)
 
+    def predict_by_feat(self, center_logits: List[Tensor], region_logits: List[Tensor],
+                        kernel_feats: List[Tensor]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Fused, embedded thing and stuff kernels of every image.
+
+        Returns ``things`` (``kernels`` ``(B, N, Ce)``, ``labels``, ``scores``,
+        ``valid`` ``(B, N)``, survivors first in score order) and ``stuff``
+        (``kernels`` ``(B, 1+S, Ce)``, ``scores``, ``valid`` ``(B, 1+S)``).
+        """
+        fusion = self.kernel_fusion
+        things = fusion.thing_candidates(center_logits, kernel_feats)
+        things = fusion.fuse_thing_kernels(
+            self.kernel_head.embed_things(things['kernels']), things['labels'], things['scores'],
+            things['valid'])
+        stuff = fusion.stuff_candidates(region_logits, kernel_feats)
+        stuff = fusion.fuse_stuff_kernels(
+            self.kernel_head.embed_stuff(stuff['kernels']), stuff['scores'], stuff['valid'])
+        return things, stuff
+
     def predict(self, feats: Tuple[Tensor, ...],
-                batch_data_samples: SampleList) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
-        """Per-level centre logits, region logits and kernel maps for ``KernelFusion``."""
-        return self(feats)
+                batch_data_samples: SampleList) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Fused, embedded thing and stuff kernels of the batch (:meth:`predict_by_feat`)."""
+        return self.predict_by_feat(*self(feats))

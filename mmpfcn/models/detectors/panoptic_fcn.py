@@ -1,4 +1,5 @@
-"""Panoptic FCN detector: wiring of backbone, FPN, encoder, kernel generator and fusion."""
+"""Panoptic FCN detector: wiring of backbone, FPN, encoder, kernel generator and fusion head."""
+import difflib
 from typing import Dict, List, Sequence, Tuple
 
 import torch.nn.functional as F
@@ -8,68 +9,86 @@ from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
+from ..seg_heads import KernelFusion, PanopticFCNFusionHead
+from ..utils import with_class_counts
+
 
 @MODELS.register_module()
 class PanopticFCN(SingleStageDetector):
     """Panoptic FCN (Li et al., CVPR 2021): things and stuff as generated kernels.
 
-    ``extract_feat`` gives P2-P7 from the backbone and FPN; ``feature_encoder``
-    turns P2-P5 into the stride-4 encoded feature; ``kernel_generator`` runs
-    on P3-P7 and owns the losses; ``kernel_fusion`` turns its outputs into
-    ``pred_panoptic_seg``, ``pred_instances`` and ``pred_sem_seg``.
+    ``extract_feat`` gives P2-P7 from the backbone and FPN and the stride-4
+    encoded feature from ``feature_encoder``; ``kernel_generator`` runs on
+    P3-P7, owns the losses and, in inference, gives the fused thing and stuff
+    kernels, which ``panoptic_fusion_head`` turns into ``pred_panoptic_seg``,
+    ``pred_instances`` and ``pred_sem_seg``. The detector owns no math.
 
-    Test-time augmentation of the position maps (the paper has none):
-    ``test_cfg=dict(flip=True, extra_scales=(1.25,))`` averages the centre
-    and region logits over views of the batch: the batch itself, the batch
-    resized by each factor of ``extra_scales`` (to a multiple of 32), and,
-    with ``flip``, the horizontal mirror of each of these. A view's maps are
-    mirrored back and resized bilinearly onto the batch's own level sizes.
-    Kernels and the encoded feature come from the batch itself only: the
-    coordinate channels of the kernel head and encoder are not mirror- or
-    scale-invariant. Both default to off.
+    Class counts are declared here once and handed to the kernel generator and
+    the fusion head. ``test_cfg`` holds every inference setting: those of
+    :class:`KernelFusion` and :class:`PanopticFCNFusionHead` (their
+    ``default_test_cfg`` lists the keys and the paper's values) and the
+    test-time views of the position maps (the paper has none):
+    ``flip=True, extra_scales=(1.25,)`` averages the centre and region logits
+    over views of the batch: the batch itself, the batch resized by each
+    factor of ``extra_scales`` (to a multiple of 32), and, with ``flip``, the
+    horizontal mirror of each of these. A view's maps are mirrored back and
+    resized bilinearly onto the batch's own level sizes. Kernels and the
+    encoded feature come from the batch itself only: the coordinate channels
+    of the kernel head and encoder are not mirror- or scale-invariant. Both
+    default to off.
     """
 
     # Every view is resized to a multiple of the coarsest backbone stride.
     view_size_divisor = 32
+    view_test_cfg = dict(flip=False, extra_scales=())
 
     def __init__(self,
                  backbone: ConfigType,
                  neck: ConfigType,
                  feature_encoder: ConfigType,
                  kernel_generator: ConfigType,
-                 kernel_fusion: ConfigType,
+                 panoptic_fusion_head: ConfigType = dict(type='PanopticFCNFusionHead'),
+                 num_things_classes: int = 80,
+                 num_stuff_classes: int = 53,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super(SingleStageDetector, self).__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.train_cfg = train_cfg
+        self.test_cfg = dict(test_cfg or {})
+        self.check_test_cfg_keys(self.test_cfg)
+        classes = dict(num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.feature_encoder = MODELS.build(feature_encoder)
-        self.kernel_generator = MODELS.build(kernel_generator)
-        self.kernel_fusion = MODELS.build(kernel_fusion)
-        for name in ('num_things_classes', 'num_stuff_classes'):
-            generated = getattr(self.kernel_generator, name)
-            fused = getattr(self.kernel_fusion, name)
-            if generated != fused:
-                raise ValueError(f'PanopticFCN: kernel_generator.{name}={generated} but '
-                                 f'kernel_fusion.{name}={fused}')
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg or {}
-        unknown = set(self.test_cfg) - {'flip', 'extra_scales'}
-        if unknown:
-            raise ValueError(f'PanopticFCN: unknown test_cfg keys {sorted(unknown)} '
-                             "(known: 'flip', 'extra_scales'; the fusion's settings belong in "
-                             'kernel_fusion)')
-        extra_scales = tuple(self.test_cfg.get('extra_scales', ()))
+        self.kernel_generator = MODELS.build({
+            **with_class_counts(kernel_generator, 'model.kernel_generator', **classes),
+            'train_cfg': train_cfg, 'test_cfg': self.test_cfg})
+        self.panoptic_fusion_head = MODELS.build({
+            **with_class_counts(panoptic_fusion_head, 'model.panoptic_fusion_head', **classes),
+            'test_cfg': self.test_cfg})
+        view_cfg = {**self.view_test_cfg, **self.test_cfg}
+        extra_scales = tuple(view_cfg['extra_scales'])
         if any(not isinstance(scale, (int, float)) or scale <= 0 for scale in extra_scales):
             raise ValueError('PanopticFCN: test_cfg.extra_scales must be positive numbers, '
                              f'got {extra_scales}')
-        flips = (False, True) if self.test_cfg.get('flip', False) else (False, )
+        flips = (False, True) if view_cfg['flip'] else (False, )
         views = [(scale, mirrored) for scale in (1.0, *extra_scales) for mirrored in flips]
         # (scale, mirrored) of every view but the first, (1.0, False): the batch itself.
         self.test_views = views[1:]
+
+    @classmethod
+    def check_test_cfg_keys(cls, test_cfg: dict) -> None:
+        """Refuse a ``test_cfg`` key that no part reads, suggesting the closest known key."""
+        known = sorted({*cls.view_test_cfg, *KernelFusion.default_test_cfg,
+                        *PanopticFCNFusionHead.default_test_cfg})
+        for key in sorted(set(test_cfg) - set(known)):
+            guess = difflib.get_close_matches(key, known, n=1)
+            hint = f'did you mean "{guess[0]}"? ' if guess else ''
+            raise ValueError(f'PanopticFCN: unknown key model.test_cfg.{key}; {hint}'
+                             f'the known keys are {known}')
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tuple[Tensor, ...], Tensor]:
         """FPN levels and the encoded feature."""
@@ -84,18 +103,25 @@ class PanopticFCN(SingleStageDetector):
                 rescale: bool = True) -> SampleList:
         """Fill ``pred_panoptic_seg``, ``pred_instances`` and ``pred_sem_seg`` of each sample."""
         feats, encode_feat = self.extract_feat(batch_inputs)
-        centers, regions, kernels = self.kernel_generator.predict(feats, batch_data_samples)
+        center_logits, region_logits, kernel_feats = self.kernel_generator(feats)
         if self.test_views:
-            centers, regions = self.average_views(batch_inputs, centers, regions)
-        results = self.kernel_fusion.predict(
-            centers, regions, kernels, encode_feat, self.kernel_generator.embed_things,
-            self.kernel_generator.embed_stuff, [s.metainfo for s in batch_data_samples],
-            rescale=rescale)
-        for sample, result in zip(batch_data_samples, results):
-            sample.pred_panoptic_seg = result['pan_results']
-            sample.pred_instances = result['ins_results']
-            sample.pred_sem_seg = result['sem_results']
-        return batch_data_samples
+            center_logits, region_logits = self.average_views(batch_inputs, center_logits,
+                                                              region_logits)
+        things, stuff = self.kernel_generator.predict_by_feat(center_logits, region_logits,
+                                                              kernel_feats)
+        results = self.panoptic_fusion_head.predict(things, stuff, encode_feat, region_logits,
+                                                    batch_data_samples, rescale=rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+    @staticmethod
+    def add_pred_to_datasample(data_samples: SampleList, results: List[dict]) -> SampleList:
+        """Store the fusion head's results as the samples' ``pred_*`` fields."""
+        fields = dict(pan_results='pred_panoptic_seg', ins_results='pred_instances',
+                      sem_results='pred_sem_seg')
+        for sample, result in zip(data_samples, results):
+            for key, value in result.items():
+                setattr(sample, fields[key], value)
+        return data_samples
 
     def average_views(self, batch_inputs: Tensor, centers: List[Tensor],
                       regions: List[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:

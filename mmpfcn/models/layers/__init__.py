@@ -1,9 +1,12 @@
 """Small building blocks shared by Panoptic FCN components."""
+from .conv_tower import conv_tower
 from .coord_features import append_coordinates
+from .max_pool3x3 import max_pool3x3
 from .per_image_matmul import per_image_matmul
+from .region_kernels import pool_region_kernels
 from .sampled_deform_conv import SampledModulatedDeformConv2dPack, sampled_modulated_deform_conv2d
 
 __all__ = [
-    'append_coordinates', 'per_image_matmul', 'SampledModulatedDeformConv2dPack',
-    'sampled_modulated_deform_conv2d'
+    'append_coordinates', 'conv_tower', 'max_pool3x3', 'per_image_matmul', 'pool_region_kernels',
+    'SampledModulatedDeformConv2dPack', 'sampled_modulated_deform_conv2d'
 ]

@@ -9,7 +9,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ..layers import append_coordinates
+from ..layers import append_coordinates, conv_tower
 
 
 @MODELS.register_module()
@@ -79,14 +79,8 @@ class FeatureEncoder(BaseModule):
                         padding=1,
                         norm_cfg=norm_cfg))
             self.scale_heads.append(nn.Sequential(*layers))
-        self.encode_convs = nn.ModuleList(
-            ConvModule(
-                (fpn_channels + 2 if with_coord else fpn_channels) if k == 0 else out_channels,
-                out_channels,
-                3,
-                padding=1,
-                conv_cfg=encoder_conv_cfg,
-                norm_cfg=encoder_norm_cfg) for k in range(num_convs))
+        self.encode_convs = conv_tower(fpn_channels + 2 * with_coord, out_channels, num_convs,
+                                       encoder_norm_cfg, encoder_conv_cfg)
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tensor:
         """Fuse the selected FPN levels and encode them at ``common_stride``."""
@@ -101,7 +95,4 @@ class FeatureEncoder(BaseModule):
         if coarse is not None:
             coarse = F.interpolate(coarse, scale_factor=2, mode='bilinear', align_corners=False)
             fused = coarse if fused is None else fused + coarse
-        x = append_coordinates(fused) if self.with_coord else fused
-        for conv in self.encode_convs:
-            x = conv(x)
-        return x
+        return self.encode_convs(append_coordinates(fused) if self.with_coord else fused)

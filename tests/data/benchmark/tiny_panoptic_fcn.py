@@ -1,6 +1,6 @@
-# Test-only config for tests/test_benchmark.py: the synthetic Panoptic FCN
+# Test-only config for tests/test_tools/test_benchmark.py: the synthetic Panoptic FCN
 # (R18) with an 8-channel backbone and 16-channel heads, testing at 64 px.
-_base_ = ['../../../configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py']
+_base_ = ['../../../projects/synthetic/configs/panoptic-fcn_r18_fpn_synthetic.py']
 
 width = 16
 embed = 8
@@ -13,9 +13,11 @@ model = dict(
         in_channels=width, fpn_channels=width, out_channels=embed,
         num_convs=1, norm_cfg=gn),
     kernel_generator=dict(
-        in_channels=width, feat_channels=width, embed_channels=embed,
-        num_convs=1, norm_cfg=gn),
-    kernel_fusion=dict(stuff_area_limit=16))
+        position_head=dict(in_channels=width, feat_channels=width, num_convs=1, norm_cfg=gn),
+        kernel_head=dict(
+            in_channels=width, feat_channels=width, embed_channels=embed, num_convs=1,
+            norm_cfg=gn)),
+    test_cfg=dict(stuff_area_limit=16))
 
 # The synthetic test pipeline at 64 px (the generated test set's size).
 test_dataloader = dict(

@@ -1,4 +1,4 @@
-# Test-only config for tests/test_benchmark.py: MMDetection's Panoptic FPN
+# Test-only config for tests/test_tools/test_benchmark.py: MMDetection's Panoptic FPN
 # with a 16-channel ResNet-18, 32-channel FPN and heads, randomly
 # initialised, testing at 64x96.
 _base_ = ['mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py']

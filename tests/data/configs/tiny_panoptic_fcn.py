@@ -1,19 +1,22 @@
 # Test-only config: a narrow ResNet-18 Panoptic FCN trained for a few
-# iterations on 64x64 synthetic images (mmpfcn.datasets.generate_synthetic_
-# panoptic), read by mmpfcn's checked dataset and loading transforms.
+# iterations on 64x64 synthetic images (projects.synthetic.synthetic_panoptic.
+# generate_synthetic_panoptic), read by mmpfcn's checked dataset and loading transforms.
 # The data root comes from the environment: MMPFCN_TEST_DATA=<generated dir>.
+# mmpfcn's runtime base declares the training hooks (SafeCheckpointHook,
+# FiniteLossHook, BadSampleReportHook); configs that set custom_hooks repeat
+# the last two, since a list replaces the base's.
 _base_ = [
     '../../../configs/_base_/models/panoptic-fcn_r50_fpn.py',
-    '../../../configs/_base_/datasets/synthetic_panoptic.py',
-    'mmdet::_base_/default_runtime.py',
+    '../../../projects/synthetic/configs/_base_/datasets/synthetic_panoptic.py',
+    '../../../configs/_base_/default_runtime.py',
 ]
 
 data_root = '{{$MMPFCN_TEST_DATA:data/synthetic}}/'
-num_things_classes = 6
-num_stuff_classes = 4
 gn = dict(type='GN', num_groups=8, requires_grad=True)
 
 model = dict(
+    num_things_classes=6,
+    num_stuff_classes=4,
     data_preprocessor=dict(std=[58.4, 57.1, 57.4], bgr_to_rgb=True),
     backbone=dict(
         depth=18,
@@ -27,18 +30,13 @@ model = dict(
     feature_encoder=dict(
         in_channels=32, fpn_channels=32, out_channels=16, norm_cfg=gn),
     kernel_generator=dict(
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
-        in_channels=32,
-        feat_channels=32,
-        embed_channels=16,
-        num_convs=1,
-        norm_cfg=gn,
-        position_conv_cfg=None),
-    kernel_fusion=dict(
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
-        stuff_area_limit=16))
+        position_head=dict(
+            in_channels=32, feat_channels=32, num_convs=1, norm_cfg=gn,
+            conv_cfg=None),
+        kernel_head=dict(
+            in_channels=32, feat_channels=32, embed_channels=16, num_convs=1,
+            norm_cfg=gn)),
+    test_cfg=dict(stuff_area_limit=16))
 
 checked_common = dict(
     type='CheckedCocoPanopticDataset',
@@ -89,7 +87,7 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2))
+    checkpoint=dict(by_epoch=False, interval=2))
 log_processor = dict(by_epoch=False, window_size=1)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0, deterministic=True)

@@ -8,5 +8,7 @@ custom_imports = dict(
     imports=['mmpfcn', 'rank_probe'], allow_failed_imports=False)
 work_dir = '{{$MMPFCN_TEST_WORK:work_dirs/dist}}/rank{{$RANK:0}}'
 custom_hooks = [
-    dict(type='RankProbeHook', out_dir='{{$MMPFCN_TEST_PROBE:work_dirs}}')
+    dict(type='RankProbeHook', out_dir='{{$MMPFCN_TEST_PROBE:work_dirs}}'),
+    dict(type='FiniteLossHook'),
+    dict(type='BadSampleReportHook')
 ]

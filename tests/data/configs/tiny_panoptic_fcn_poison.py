@@ -3,4 +3,8 @@
 _base_ = ['./tiny_panoptic_fcn.py']
 custom_imports = dict(
     imports=['mmpfcn', 'poison_weights'], allow_failed_imports=False)
-custom_hooks = [dict(type='PoisonWeightsHook', at_iter=4)]
+custom_hooks = [
+    dict(type='PoisonWeightsHook', at_iter=4),
+    dict(type='FiniteLossHook'),
+    dict(type='BadSampleReportHook')
+]

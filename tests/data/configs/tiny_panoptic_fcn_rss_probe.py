@@ -3,4 +3,8 @@
 _base_ = ['./tiny_panoptic_fcn.py']
 custom_imports = dict(
     imports=['mmpfcn', 'rss_probe'], allow_failed_imports=False)
-custom_hooks = [dict(type='RssProbeHook', after=(100, 500))]
+custom_hooks = [
+    dict(type='RssProbeHook', after=(100, 500)),
+    dict(type='FiniteLossHook'),
+    dict(type='BadSampleReportHook')
+]

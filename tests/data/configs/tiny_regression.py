@@ -1,5 +1,6 @@
 # Test-only config: trains tests/data/tiny_task.py's linear regressor for a
-# few iterations on CPU. Needs tests/data on PYTHONPATH.
+# few iterations on CPU, with the training hooks of mmpfcn's runtime base
+# (configs/_base_/default_runtime.py). Needs tests/data on PYTHONPATH.
 custom_imports = dict(
     imports=['mmpfcn', 'tiny_task'], allow_failed_imports=False)
 default_scope = 'mmdet'
@@ -26,7 +27,8 @@ optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9))
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
-    checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False))
+    checkpoint=dict(type='SafeCheckpointHook', interval=2, by_epoch=False))
+custom_hooks = [dict(type='FiniteLossHook'), dict(type='BadSampleReportHook')]
 log_processor = dict(by_epoch=False)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

@@ -1,3 +1,0 @@
-# FAST inference thresholds (things 0.2, stuff 0.1) on the R50 1x model: same weights, similar PQ.
-_base_ = './panoptic-fcn_r50_fpn_1x_coco.py'
-model = dict(kernel_fusion=dict(thing_score_thr=0.2, stuff_score_thr=0.1))

@@ -1,3 +1,0 @@
-# FAST inference thresholds on the R50 600 3x model.
-_base_ = './panoptic-fcn_r50_fpn_600-3x_coco.py'
-model = dict(kernel_fusion=dict(thing_score_thr=0.2, stuff_score_thr=0.1))

@@ -1,3 +1,0 @@
-# FAST inference thresholds on the Panoptic FCN* R50 3x model.
-_base_ = './panoptic-fcn-star_r50_fpn_3x_coco.py'
-model = dict(kernel_fusion=dict(thing_score_thr=0.2, stuff_score_thr=0.1))

@@ -1,3 +1,0 @@
-from .crop_classifier import CropClassifier
-
-__all__ = ['CropClassifier']

@@ -1,0 +1,31 @@
+"""Every change mmpfcn makes to MMEngine and torch when it is imported.
+
+:func:`apply_runtime_patches` is called once, from ``mmpfcn/__init__.py``;
+no other module patches anything at import time. Each patch is idempotent:
+
+- ``install_safe_checkpoint_loading`` (:mod:`.checkpoint_safety`): adds
+  MMEngine's message-hub objects to torch's weights-only allow-list,
+  registers a weights-only loader for local paths in ``CheckpointLoader`` and
+  wraps ``CheckpointLoader.load_checkpoint`` so a refusal names the file and
+  the global; torch >= 2.6 refuses MMEngine 0.10's checkpoints otherwise, and
+  ``weights_only=False`` would run code stored in the file.
+- ``install_url_checkpoint_loading`` (:mod:`.checkpoint_download`): registers
+  a ``CheckpointLoader`` scheme for ``http(s)://`` that checks length and
+  hash suffix before caching, because ``torch.hub`` can cache a truncated
+  download.
+- ``install_atomic_local_backend`` (:mod:`.atomic_local_backend`): replaces
+  MMEngine's ``local`` file backend by one that writes to a temporary file
+  and renames it, so a killed job never leaves a half-written checkpoint,
+  result or image.
+"""
+from .atomic_local_backend import install_atomic_local_backend
+from .checkpoint_download import install_url_checkpoint_loading
+from .checkpoint_safety import install_safe_checkpoint_loading
+
+
+def apply_runtime_patches() -> None:
+    """Apply mmpfcn's patches to MMEngine and torch (see the module
+    docstring); calling it again changes nothing."""
+    install_safe_checkpoint_loading()
+    install_url_checkpoint_loading()
+    install_atomic_local_backend()
