@@ -1,20 +1,29 @@
 """COCO panoptic dataset that reports bad data by file and annotation."""
 import logging
 import posixpath
-from typing import Any, List
+from typing import Any, Callable, List, Sequence, Union
 
 import torch
+from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets import CocoPanopticDataset
-from mmdet.registry import DATASETS
+from mmdet.datasets.transforms import LoadPanopticAnnotations
+from mmdet.registry import DATASETS, TRANSFORMS
 from mmengine import fileio
 from mmengine.logging import print_log
 from torch.utils.data import get_worker_info
 
 from .bad_data_error import BadDataError
+from .transforms import (LoadCheckedImageFromFile,
+                         LoadCheckedPanopticAnnotations)
 
 # Skip counters, one per dataloader worker (modulo), so that no two
 # processes increment the same one.
 NUM_SKIP_COUNTERS = 256
+# MMDetection's loaders and the checked loaders that replace them.
+CHECKED_LOADERS = {
+    LoadImageFromFile: LoadCheckedImageFromFile,
+    LoadPanopticAnnotations: LoadCheckedPanopticAnnotations,
+}
 
 
 def escapes_root(file_name: str) -> bool:
@@ -22,6 +31,27 @@ def escapes_root(file_name: str) -> bool:
     its data root (absolute, or ``..`` after normalisation)."""
     norm = posixpath.normpath(file_name.replace('\\', '/'))
     return posixpath.isabs(norm) or norm == '..' or norm.startswith('../')
+
+
+def with_checked_loaders(
+    pipeline: Sequence[Union[dict, Callable]]
+) -> List[Union[dict, Callable]]:
+    """``pipeline`` with each step of type ``LoadImageFromFile`` or
+    ``LoadPanopticAnnotations`` (by name, scoped name or class) made the
+    checked loader of :data:`CHECKED_LOADERS`, with the same arguments.
+
+    Other steps, built transforms and subclasses of the two are kept.
+    """
+    upgraded = []
+    for step in pipeline:
+        if isinstance(step, dict):
+            kind = step.get('type')
+            if isinstance(kind, str):
+                kind = TRANSFORMS.get(kind)
+            if kind in CHECKED_LOADERS:
+                step = {**step, 'type': CHECKED_LOADERS[kind]}
+        upgraded.append(step)
+    return upgraded
 
 
 @DATASETS.register_module()
@@ -36,7 +66,16 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
     in the JSON, or none left after ``filter_cfg``). Image and
     PNG content is checked when a sample is read, by
     :class:`LoadCheckedImageFromFile` and
-    :class:`LoadCheckedPanopticAnnotations` in the pipeline.
+    :class:`LoadCheckedPanopticAnnotations`: the dataset builds its pipeline
+    with these in place of MMDetection's ``LoadImageFromFile`` and
+    ``LoadPanopticAnnotations`` (:func:`with_checked_loaders`), so configs
+    name the plain loaders, which ``DetInferencer`` finds and replaces by its
+    own, and still read checked data (naming the checked ones works too).
+
+    After loading, ``metainfo['category_ids']`` holds the dataset's category
+    ids in label order (things, then stuff: :attr:`cat_ids`); the runner
+    saves it in checkpoints' ``meta['dataset_meta']``, so a prediction's
+    labels map back to the dataset's category ids.
 
     Args:
         skip_bad_samples (bool): In training, skip a sample whose loading
@@ -50,6 +89,7 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
 
     def __init__(self,
                  *args,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
                  skip_bad_samples: bool = False,
                  check_files: bool = True,
                  **kwargs) -> None:
@@ -58,7 +98,8 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
         # Shared memory: dataloader workers count into the same tensor.
         self._skip_counts = torch.zeros(
             NUM_SKIP_COUNTERS, dtype=torch.int64).share_memory_()
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            *args, pipeline=with_checked_loaders(pipeline), **kwargs)
 
     @property
     def num_skipped(self) -> int:
@@ -78,6 +119,7 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
         if not data_list:
             raise BadDataError(
                 f'{self.ann_file} lists no images: the dataset is empty')
+        self._metainfo['category_ids'] = tuple(self.cat_ids)
         return data_list
 
     def parse_data_info(self, raw_data_info: dict) -> dict:

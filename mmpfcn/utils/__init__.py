@@ -10,11 +10,14 @@ from .checkpoint_download import (CheckpointDownloadError,
 from .checkpoint_safety import (UnsafeCheckpointError,
                                 install_safe_checkpoint_loading,
                                 mmengine_safe_globals)
+from .model_index import (ModelEntry, UnknownModelError, find_model,
+                          install_metafile_model_lookup)
 from .runtime_patches import apply_runtime_patches
 
 __all__ = [
-    'AtomicLocalBackend', 'CheckpointDownloadError', 'UnsafeCheckpointError',
-    'apply_runtime_patches', 'atomic_write', 'install_atomic_local_backend',
-    'install_safe_checkpoint_loading', 'install_url_checkpoint_loading',
-    'mmengine_safe_globals'
+    'AtomicLocalBackend', 'CheckpointDownloadError', 'ModelEntry',
+    'UnknownModelError', 'UnsafeCheckpointError', 'apply_runtime_patches',
+    'atomic_write', 'find_model', 'install_atomic_local_backend',
+    'install_metafile_model_lookup', 'install_safe_checkpoint_loading',
+    'install_url_checkpoint_loading', 'mmengine_safe_globals'
 ]

@@ -10,7 +10,11 @@ scalars such as the ETA.
 
 :func:`install_safe_checkpoint_loading` allow-lists exactly those objects and
 makes every refusal name the file and the rejected global. It never loads with
-``weights_only=False``: nothing in a checkpoint gets to run.
+``weights_only=False``: nothing in a checkpoint gets to run. The same guard
+hands every loaded checkpoint to
+:func:`~.checkpoint_format.as_mmengine_checkpoint`, so the authors'
+detectron2 files load as MMEngine checkpoints and a refused state dict names
+its source.
 """
 import os.path as osp
 import pickle
@@ -21,6 +25,8 @@ import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .checkpoint_format import as_mmengine_checkpoint
 
 # The statistics methods HistoryBuffer registers for itself and pickles along
 # with every buffer (see ``HistoryBuffer._set_default_statistics``).
@@ -108,7 +114,8 @@ def refusal_error(filename: str,
 def _guard_checkpoint_loader() -> None:
     """Wrap ``CheckpointLoader.load_checkpoint``, the single entry point of
     ``Runner.resume``, ``Runner.load_checkpoint``, ``load_from`` and
-    ``init_cfg=dict(type='Pretrained')``, for every URL scheme."""
+    ``init_cfg=dict(type='Pretrained')``, for every URL scheme: refusals name
+    the file, and the result is in MMEngine's form."""
     load_checkpoint = CheckpointLoader.load_checkpoint.__func__
 
     def guarded_load_checkpoint(cls,
@@ -116,9 +123,10 @@ def _guard_checkpoint_loader() -> None:
                                 map_location: Optional[Any] = None,
                                 logger: str = 'current') -> Any:
         try:
-            return load_checkpoint(cls, filename, map_location, logger)
+            checkpoint = load_checkpoint(cls, filename, map_location, logger)
         except pickle.UnpicklingError as error:
             raise refusal_error(filename, error) from error
+        return as_mmengine_checkpoint(checkpoint, filename)
 
     guarded_load_checkpoint.mmpfcn_guarded = True
     CheckpointLoader.load_checkpoint = classmethod(guarded_load_checkpoint)

@@ -17,10 +17,16 @@ no other module patches anything at import time. Each patch is idempotent:
   MMEngine's ``local`` file backend by one that writes to a temporary file
   and renames it, so a killed job never leaves a half-written checkpoint,
   result or image.
+- ``install_metafile_model_lookup`` (:mod:`.model_index`): makes
+  ``BaseInferencer._load_model_from_metafile`` look a model name or alias up
+  in mmpfcn's ``model-index.yml`` first and then, as before, in the scope's
+  package, because MMEngine searches only mmdet's metafiles and
+  ``DetInferencer(model='<mmpfcn model name>')`` would fail.
 """
 from .atomic_local_backend import install_atomic_local_backend
 from .checkpoint_download import install_url_checkpoint_loading
 from .checkpoint_safety import install_safe_checkpoint_loading
+from .model_index import install_metafile_model_lookup
 
 
 def apply_runtime_patches() -> None:
@@ -29,3 +35,4 @@ def apply_runtime_patches() -> None:
     install_safe_checkpoint_loading()
     install_url_checkpoint_loading()
     install_atomic_local_backend()
+    install_metafile_model_lookup()

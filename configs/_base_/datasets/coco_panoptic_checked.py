@@ -1,14 +1,16 @@
 # COCO panoptic as MMDetection's base, read by mmpfcn's checked dataset and loaders, which name a
 # bad image or annotation file instead of failing inside a worker (docs/reliability.md).
+# The pipelines name MMDetection's loaders, as DetInferencer expects; CheckedCocoPanopticDataset
+# builds them as LoadCheckedImageFromFile / LoadCheckedPanopticAnnotations.
 # The authors' resizing: multi-scale training at 640-800 short side (1333 long side), random
 # horizontal flip, test at 800 / 1333.
 _base_ = 'mmdet::_base_/datasets/coco_panoptic.py'
 
 # Named steps, so that the test-size variants change only the resizing
 # (`{{_base_.load_image}}` etc.).
-load_image = dict(type='LoadCheckedImageFromFile', backend_args={{_base_.backend_args}})
+load_image = dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}})
 load_panoptic = dict(
-    type='LoadCheckedPanopticAnnotations',
+    type='LoadPanopticAnnotations',
     with_bbox=True,
     with_mask=True,
     with_seg=True,

@@ -9,8 +9,9 @@ from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
+from ...utils.checkpoint_format import checkpoint_source
 from ..seg_heads import KernelFusion, PanopticFCNFusionHead
-from ..utils import with_class_counts
+from ..utils import convert_in_place, with_class_counts
 
 
 @MODELS.register_module()
@@ -157,6 +158,18 @@ class PanopticFCN(SingleStageDetector):
 
         return ([back(c, size) for c, size in zip(centers, sizes)],
                 [back(r, size) for r, size in zip(regions, sizes)])
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict,
+                              strict: bool, missing_keys: List[str], unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:
+        """Convert an authors' (detectron2) state dict in place for this model's variant, so
+        ``load_from``, ``--checkpoint``, ``init_detector`` and ``DetInferencer`` take their files
+        as they are; torch and MMEngine call this with the whole state dict before the parts
+        load theirs. A state dict of another variant or architecture is an error naming it."""
+        target_shapes = {key: value.shape for key, value in self.state_dict().items()}
+        convert_in_place(state_dict, prefix, target_shapes, checkpoint_source(local_metadata))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList = None) -> tuple:
         """Raw head outputs and encoded feature (for complexity analysis and export)."""

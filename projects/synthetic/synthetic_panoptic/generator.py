@@ -39,12 +39,6 @@ SYNTHETIC_PALETTE = ((220, 20, 60), (0, 130, 200), (60, 180, 75),
                      (245, 130, 48), (145, 30, 180), (70, 240, 240),
                      (128, 128, 0), (170, 110, 40), (90, 90, 90),
                      (250, 190, 210))  # yapf: disable
-SYNTHETIC_METAINFO: Dict[str, Sequence] = dict(
-    classes=SYNTHETIC_CLASSES,
-    thing_classes=THING_CLASSES,
-    stuff_classes=STUFF_CLASSES,
-    # A list: MMDet's get_palette takes a tuple for one colour for all.
-    palette=list(SYNTHETIC_PALETTE))
 NUM_THING_CLASSES = len(THING_CLASSES)
 NUM_STUFF_CLASSES = len(STUFF_CLASSES)
 # Category id = MMDet label + 1 (things 1..6, stuff 7..10).
@@ -56,6 +50,14 @@ SYNTHETIC_CATEGORIES: List[dict] = [
         isthing=int(label < NUM_THING_CLASSES))
     for label, name in enumerate(SYNTHETIC_CLASSES)
 ]
+SYNTHETIC_METAINFO: Dict[str, Sequence] = dict(
+    classes=SYNTHETIC_CLASSES,
+    thing_classes=THING_CLASSES,
+    stuff_classes=STUFF_CLASSES,
+    # A list: MMDet's get_palette takes a tuple for one colour for all.
+    palette=list(SYNTHETIC_PALETTE),
+    # Category id of each label, as CheckedCocoPanopticDataset records them.
+    category_ids=tuple(cat['id'] for cat in SYNTHETIC_CATEGORIES))
 
 SPLITS: Tuple[str, ...] = ('train', 'val')
 # Default split sizes: enough distinct things that shape recognition does not

@@ -154,8 +154,8 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
         return InstanceData(masks=masks, labels=labels, scores=scores, bboxes=boxes)
 
     def panoptic_postprocess(self, masks: Tensor, boxes: Tensor, labels: Tensor, scores: Tensor,
-                             region: Tensor) -> Tensor:
-        """Panoptic map of one image from its instances and its region argmax.
+                             region: Tensor, stuff_scores: Tensor) -> Tuple[Tensor, List[dict]]:
+        """Panoptic map of one image from its instances and its region argmax, and its segments.
 
         Instances above ``panoptic_instance_score_thr`` are placed in score
         order, skipping empty ones and those whose already-covered fraction
@@ -163,6 +163,11 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
         at least ``stuff_area_limit`` of them become stuff. Encoding: thing
         ``label + id * INSTANCE_OFFSET`` (ids from 1), stuff ``label``, void
         ``num_classes``. Each instance is only visited within its box.
+
+        Each segment is described by ``id`` (its value in the map), ``label``,
+        ``isthing``, ``score`` (the instance's, or the stuff kernel's region
+        score from ``stuff_scores``, ``(1+S,)`` by region channel) and, for
+        things, ``instance`` (its index in the instance results).
         """
         cfg = self.test_cfg
         below = (scores < cfg.panoptic_instance_score_thr).int()
@@ -187,10 +192,18 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
         big[0] = False
         channel_labels = torch.arange(len(big), device=region.device) + self.num_things_classes - 1
         pan = torch.where(big, channel_labels, self.num_classes)[free_region]
-        thing_labels = labels.tolist()
+        thing_labels, thing_scores = labels.tolist(), scores.tolist()
+        segments = []
         for segment, (y0, y1, x0, x1, new, i) in enumerate(placed, 1):
-            pan[y0:y1, x0:x1].masked_fill_(new, thing_labels[i] + segment * INSTANCE_OFFSET)
-        return pan
+            value = thing_labels[i] + segment * INSTANCE_OFFSET
+            pan[y0:y1, x0:x1].masked_fill_(new, value)
+            segments.append(dict(id=value, label=thing_labels[i], isthing=True,
+                                 score=thing_scores[i], instance=i))
+        for channel in torch.nonzero(big, as_tuple=True)[0].tolist():
+            label = channel + self.num_things_classes - 1
+            segments.append(dict(id=label, label=label, isthing=False,
+                                 score=float(stuff_scores[channel])))
+        return pan, segments
 
     def semantic_postprocess(self, pan: Tensor) -> Tensor:
         """Semantic map of a panoptic map: each pixel's class, void as MMDet's ignore label 255
@@ -215,9 +228,11 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
             rescale (bool): Results at ``ori_shape`` (else ``img_shape``).
 
         Returns:
-            list[dict]: per image, ``pan_results`` and ``sem_results``
-            (PixelData) and ``ins_results`` (InstanceData), as enabled by
-            ``panoptic_on``, ``semantic_on`` and ``instance_on``.
+            list[dict]: per image, ``pan_results`` (PixelData; its metainfo
+            ``segments_info`` lists the segments, see
+            :meth:`panoptic_postprocess`), ``sem_results`` (PixelData) and
+            ``ins_results`` (InstanceData), as enabled by ``panoptic_on``,
+            ``semantic_on`` and ``instance_on``.
         """
         cfg = self.test_cfg
         probs = self.mask_probabilities(things, stuff, encode_feat)
@@ -245,9 +260,11 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
                 stuff_probs = probs['stuff_probs'][i].index_select(0, stuff_classes)
                 region = region_argmax(stuff_probs.reshape(-1, feat_h, feat_w), stuff_classes,
                                        self.common_stride, img_shape, out_shape)
-                pan = self.panoptic_postprocess(masks, boxes, labels, scores, region)
+                pan, segments = self.panoptic_postprocess(masks, boxes, labels, scores, region,
+                                                          stuff['scores'][i])
                 if cfg.panoptic_on:
-                    result['pan_results'] = PixelData(sem_seg=pan[None])
+                    result['pan_results'] = PixelData(sem_seg=pan[None],
+                                                      metainfo=dict(segments_info=segments))
                 if cfg.semantic_on:
                     result['sem_results'] = PixelData(sem_seg=self.semantic_postprocess(pan)[None])
             results.append(result)

@@ -20,10 +20,12 @@ def build_head(num_things_classes=2, num_stuff_classes=2, **test_cfg):
 
 
 def combine(head, masks, labels, scores, region):
-    """The three results of one image from its instances and region argmax."""
+    """The three results of one image from its instances and region argmax (every stuff region
+    scored 0.5)."""
     boxes = masks_to_boxes(masks)
-    pan = head.panoptic_postprocess(masks, boxes, labels, scores, region)
-    return dict(pan_results=PixelData(sem_seg=pan[None]),
+    stuff_scores = torch.full((head.num_stuff_classes + 1, ), 0.5)
+    pan, segments = head.panoptic_postprocess(masks, boxes, labels, scores, region, stuff_scores)
+    return dict(pan_results=PixelData(sem_seg=pan[None], metainfo=dict(segments_info=segments)),
                 sem_results=PixelData(sem_seg=head.semantic_postprocess(pan)[None]),
                 ins_results=head.instance_postprocess(masks, boxes, labels, scores))
 
@@ -52,6 +54,12 @@ def test_panoptic_encoding_is_scored_by_coco_panoptic_metric(tmp_path):
     assert set(pan.unique().tolist()) == {2, 3, 0 + INSTANCE_OFFSET, 1 + 2 * INSTANCE_OFFSET}
     assert torch.equal(result['sem_results'].sem_seg[0], pan % INSTANCE_OFFSET)
     assert result['ins_results'].bboxes[0].tolist() == [2, 2, 10, 10]
+    # Every segment of the map is described once; the third instance was not placed.
+    segments = result['pan_results'].segments_info
+    assert sorted(s['id'] for s in segments) == sorted(pan.unique().tolist())
+    assert [(s['label'], s['isthing'], s.get('instance')) for s in segments] == [
+        (0, True, 0), (1, True, 1), (2, False, None), (3, False, None)]
+    assert [s['score'] for s in segments] == pytest.approx([0.9, 0.8, 0.5, 0.5])
 
     # Ground truth with the same segments, in COCO panoptic format.
     seg_ids = np.zeros((h, w), np.int64)

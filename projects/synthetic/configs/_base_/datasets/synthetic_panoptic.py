@@ -14,7 +14,9 @@ metainfo = dict(
     # A list: MMDet's get_palette takes a tuple for one colour for all.
     palette=[(220, 20, 60), (0, 130, 200), (60, 180, 75), (245, 130, 48),
              (145, 30, 180), (70, 240, 240), (128, 128, 0), (170, 110, 40),
-             (90, 90, 90), (250, 190, 210)])
+             (90, 90, 90), (250, 190, 210)],
+    # The category id of each label (saved in checkpoints' dataset_meta).
+    category_ids=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
 backend_args = None
 
 train_pipeline = [
