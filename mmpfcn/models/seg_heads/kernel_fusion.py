@@ -5,18 +5,11 @@ import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType
-from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from ..layers import max_pool3x3, pool_region_kernels
-
-
-def check_unit_interval(owner: str, cfg: dict, keys: List[str]) -> None:
-    """Raise if one of ``cfg[keys]`` is outside [0, 1], naming ``test_cfg.<key>``."""
-    for key in keys:
-        if not 0.0 <= cfg[key] <= 1.0:
-            raise ValueError(f'{owner}: test_cfg.{key} must be in [0, 1], got {cfg[key]}')
+from ..utils.test_cfg import own_test_cfg
 
 
 @MODELS.register_module()
@@ -51,9 +44,8 @@ class KernelFusion(BaseModule):
 
     def __init__(self, test_cfg: OptConfigType = None, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        cfg = ConfigDict({**self.default_test_cfg, **{
-            key: value for key, value in (test_cfg or {}).items() if key in self.default_test_cfg}})
-        check_unit_interval('KernelFusion', cfg, ['thing_score_thr', 'stuff_score_thr'])
+        cfg = own_test_cfg('KernelFusion', self.default_test_cfg, test_cfg,
+                           ['thing_score_thr', 'stuff_score_thr'])
         if not -1.0 <= cfg.similarity_thr <= 1.0:
             raise ValueError('KernelFusion: test_cfg.similarity_thr must be in [-1, 1], got '
                              f'{cfg.similarity_thr}')

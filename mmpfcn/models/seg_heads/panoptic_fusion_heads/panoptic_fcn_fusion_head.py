@@ -8,13 +8,12 @@ from mmdet.models.seg_heads.panoptic_fusion_heads import BasePanopticFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import OptConfigType, OptMultiConfig
-from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from ....utils.memory import available_memory
 from ...utils import masks_to_boxes, region_argmax, threshold_masks
-from ..kernel_fusion import check_unit_interval
+from ...utils.test_cfg import own_test_cfg
 
 # Rows of mask probabilities re-scored per step (bounds the temporary boolean masks).
 _RESCORE_ROWS = 64
@@ -80,9 +79,7 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
                  test_cfg: OptConfigType = None,
                  loss_panoptic: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
-        cfg = ConfigDict({**self.default_test_cfg, **{
-            key: value for key, value in (test_cfg or {}).items() if key in self.default_test_cfg}})
-        check_unit_interval('PanopticFCNFusionHead', cfg, [
+        cfg = own_test_cfg('PanopticFCNFusionHead', self.default_test_cfg, test_cfg, [
             'mask_thr', 'instance_score_thr', 'panoptic_instance_score_thr', 'overlap_thr'])
         if cfg.region_prior_levels < 0:
             raise ValueError('PanopticFCNFusionHead: test_cfg.region_prior_levels must be >= 0, '
