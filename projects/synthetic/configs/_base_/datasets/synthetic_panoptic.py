@@ -76,7 +76,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 val_evaluator = dict(
-    type='CocoPanopticMetric',
+    type='CocoPanopticSizeMetric',
     ann_file=data_root + 'annotations/panoptic_val.json',
     seg_prefix=data_root + 'annotations/panoptic_val/',
     backend_args=backend_args)

@@ -1,0 +1,4 @@
+"""Backbones mmpfcn adds to MMDet's (registered in ``mmdet.registry.MODELS``)."""
+from .efficientnet_lite import EfficientNetLite
+
+__all__ = ['EfficientNetLite']
