@@ -191,10 +191,14 @@ def test_one_bucket_for_all_sizes_is_the_parent_pq(tmp_path):
     assert scores['coco_panoptic/num_gt_all'] == 6
 
 
-def test_outfile_prefix_mode_is_refused(tmp_path):
-    with pytest.raises(NotImplementedError, match='outfile_prefix'):
-        METRICS.build(dict(type='CocoPanopticSizeMetric',
-                           outfile_prefix=str(tmp_path / 'out')))
+def test_outfile_prefix_mode_acts_as_the_parent(tmp_path):
+    """A submission (``outfile_prefix``, ``format_only``) writes its files
+    as MMDet's metric does; figures by size need the per-batch mode."""
+    metric = METRICS.build(dict(type='CocoPanopticSizeMetric',
+                                outfile_prefix=str(tmp_path / 'out'),
+                                format_only=True))
+    assert metric.by_size is False
+    assert METRICS.build(dict(type='CocoPanopticSizeMetric')).by_size is True
 
 
 def summary(pan_gt: np.ndarray, pan_pred: np.ndarray, gt: List[tuple],

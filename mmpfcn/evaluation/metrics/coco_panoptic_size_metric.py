@@ -30,9 +30,9 @@ class CocoPanopticSizeMetric(CocoPanopticMetric):
     bucket without any class gives 0 and ``num_gt`` 0.
 
     Args:
-        *args, **kwargs: Those of ``CocoPanopticMetric``, except
-            ``outfile_prefix`` (and so ``format_only``), whose mode scores
-            all images at the end and is not supported.
+        *args, **kwargs: Those of ``CocoPanopticMetric``. With
+            ``outfile_prefix`` (and ``format_only``) it writes the files
+            and scores as its parent, without figures by size.
         area_ranges: Bucket name to ``(low, high)`` area in pixels of the
             original image. Defaults to COCO's small < 32², medium 32²..96²,
             large >= 96².
@@ -43,11 +43,10 @@ class CocoPanopticSizeMetric(CocoPanopticMetric):
                  area_ranges: Mapping[str, Sequence[float]] = COCO_AREA_RANGES,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.tmp_dir is None:
-            raise NotImplementedError(
-                'CocoPanopticSizeMetric does not support `outfile_prefix` '
-                '(nor `format_only`, which needs it): leave it unset, so that '
-                'statistics are computed per batch.')
+        # With ``outfile_prefix`` (a submission, ``format_only``) the parent
+        # writes the files and scores all images at the end; this metric
+        # then acts as its parent and gives no figures by size.
+        self.by_size = self.tmp_dir is not None
         if not area_ranges:
             raise ValueError('area_ranges needs at least one bucket.')
         self.area_ranges: Dict[str, Tuple[float, float]] = {}
@@ -131,6 +130,8 @@ class CocoPanopticSizeMetric(CocoPanopticMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """The parent's metrics from the ``pq_stat`` halves, then PQ, SQ,
         RQ, PQ_th, PQ_st (percent) and num_gt per size bucket."""
+        if not self.by_size:
+            return super().compute_metrics(results)
         metrics = super().compute_metrics([pq_stat for pq_stat, _ in results])
         stats = merge_size_stats((size for _, size in results),
                                  self.area_ranges)
