@@ -117,6 +117,10 @@ MAX_BASE_LEVELS = 3
 # MMDetection's scheme: algorithm[-variant]_backbone_neck_GPUSxBATCH[-ms]-SCHEDULE_dataset.
 COCO_CONFIG_NAME = re.compile(
     r'^panoptic-fcn(-[a-z0-9]+)*_[a-z0-9-]+_fpn_\d+xb\d+(-ms)?-\d+x_coco$')
+# The other datasets as MMDetection / MMSegmentation name them: iterations in thousands, then the
+# dataset and the training crop.
+CROP_CONFIG_NAME = re.compile(
+    r'^panoptic-fcn_[a-z0-9-]+_fpn_\d+xb\d+-\d+k_(cityscapes|mapillary-v1\.2)-\d+x\d+$')
 # The names the models had before they took MMDetection's scheme; the
 # metafile keeps them as aliases, so that `mim` users' names still resolve.
 OLD_MODEL_NAMES = {
@@ -160,11 +164,15 @@ def test_config_inheritance_is_at_most_three_levels_deep():
     assert base_levels(fast_512, False) == MAX_BASE_LEVELS
 
 
-def test_coco_config_names_follow_mmdetection():
+def test_config_names_follow_mmdetection():
     names = [osp.splitext(osp.basename(p))[0]
              for p in glob.glob(osp.join(COCO_CONFIG_DIR, '*.py'))]
-    assert len(names) == 15
-    assert [n for n in names if not COCO_CONFIG_NAME.match(n)] == []
+    coco = [n for n in names if n.endswith('_coco')]
+    assert len(coco) == 15
+    assert [n for n in coco if not COCO_CONFIG_NAME.match(n)] == []
+    others = sorted(set(names) - set(coco))
+    assert [n for n in others if not CROP_CONFIG_NAME.match(n)] == []
+    assert len(others) == 2
 
 
 def test_metafile_names_follow_the_configs_and_aliases_keep_the_old_names():

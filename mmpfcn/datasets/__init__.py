@@ -1,11 +1,20 @@
-"""Datasets: a COCO panoptic dataset with checked loading transforms that
-name the file of bad data."""
+"""Datasets: COCO panoptic and the datasets in its format (Cityscapes,
+Mapillary Vistas), with checked loading transforms that name the file of bad
+data."""
 from .bad_data_error import BadDataError
 from .checked_coco_panoptic import CheckedCocoPanopticDataset
+from .cityscapes_panoptic import CityscapesPanopticDataset
+from .mapillary_vistas_panoptic import MapillaryVistasPanopticDataset
+from .panoptic_masks import (convert_mask_folder, export_mask_folder,
+                             masks_to_panoptic, panoptic_to_masks)
 from .transforms import (LoadCheckedImageFromFile,
-                         LoadCheckedPanopticAnnotations)
+                         LoadCheckedPanopticAnnotations,
+                         RandomCropWithInstance)
 
 __all__ = [
-    'BadDataError', 'CheckedCocoPanopticDataset', 'LoadCheckedImageFromFile',
-    'LoadCheckedPanopticAnnotations'
+    'BadDataError', 'CheckedCocoPanopticDataset', 'CityscapesPanopticDataset',
+    'LoadCheckedImageFromFile', 'LoadCheckedPanopticAnnotations',
+    'MapillaryVistasPanopticDataset', 'RandomCropWithInstance',
+    'convert_mask_folder', 'export_mask_folder', 'masks_to_panoptic',
+    'panoptic_to_masks'
 ]

@@ -1,5 +1,6 @@
 """COCO panoptic dataset that reports bad data by file and annotation."""
 import logging
+import os.path as osp
 import posixpath
 from typing import Any, Callable, List, Sequence, Union
 
@@ -11,6 +12,8 @@ from mmdet.registry import DATASETS, TRANSFORMS
 from mmengine import fileio
 from mmengine.logging import print_log
 from torch.utils.data import get_worker_info
+
+from mmpfcn.utils import PanopticAnnotations
 
 from .bad_data_error import BadDataError
 from .transforms import (LoadCheckedImageFromFile,
@@ -72,6 +75,12 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
     name the plain loaders, which ``DetInferencer`` finds and replaces by its
     own, and still read checked data (naming the checked ones works too).
 
+    Any COCO panoptic file is read as the format defines it
+    (:class:`~mmpfcn.utils.PanopticAnnotations`): label ``i`` is the
+    category named ``metainfo['classes'][i]`` whatever the order of the
+    file's ``categories``, and an image's panoptic PNG is its annotation's
+    ``file_name``. Subclasses place images by :meth:`image_path`.
+
     After loading, ``metainfo['category_ids']`` holds the dataset's category
     ids in label order (things, then stuff: :attr:`cat_ids`); the runner
     saves it in checkpoints' ``meta['dataset_meta']``, so a prediction's
@@ -86,6 +95,7 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
             PNG exists (one ``exists`` call per file).
         *args, **kwargs: Arguments of :class:`CocoPanopticDataset`.
     """
+    COCOAPI = PanopticAnnotations
 
     def __init__(self,
                  *args,
@@ -139,6 +149,10 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
             raise BadDataError(
                 f'{where}: the file name escapes the data root '
                 f'{self.data_prefix["img"]}')
+        if escapes_root(img_info['segm_file']):
+            raise BadDataError(
+                f'{where}: its annotation\'s PNG "{img_info["segm_file"]}" '
+                f'escapes the data root {self.data_prefix.get("seg")}')
         for segment in raw_data_info['raw_ann_info']:
             if segment['category_id'] not in self.cat2label:
                 raise BadDataError(
@@ -146,6 +160,10 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
                     f'{segment["category_id"]}, which is not one of the '
                     f'dataset\'s categories {sorted(self.cat2label)}')
         data_info = super().parse_data_info(raw_data_info)
+        data_info['img_path'] = self.image_path(img_info)
+        if data_info['seg_map_path'] is not None:
+            data_info['seg_map_path'] = osp.join(self.data_prefix['seg'],
+                                                 img_info['segm_file'])
         if self.check_files:
             for key, kind in (('img_path', 'image'),
                               ('seg_map_path', 'panoptic PNG')):
@@ -154,6 +172,11 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
                         path, backend_args=self.backend_args):
                     raise BadDataError(f'{where}: {kind} {path} is missing')
         return data_info
+
+    def image_path(self, img_info: dict) -> str:
+        """Where an image of the annotation file is: its ``file_name`` under
+        the image prefix, as MMDetection reads COCO."""
+        return osp.join(self.data_prefix['img'], img_info['file_name'])
 
     def prepare_data(self, idx: int) -> Any:
         try:

@@ -13,11 +13,12 @@ from .checkpoint_safety import (UnsafeCheckpointError,
 from .model_index import (ModelEntry, UnknownModelError, find_model,
                           install_metafile_model_lookup)
 from .package_checkpoint import install_package_checkpoint_loading
+from .panoptic_annotations import PanopticAnnotations
 from .runtime_patches import apply_runtime_patches
 
 __all__ = [
     'AtomicLocalBackend', 'CheckpointDownloadError', 'ModelEntry',
-    'UnknownModelError', 'UnsafeCheckpointError', 'apply_runtime_patches',
+    'PanopticAnnotations', 'UnknownModelError', 'UnsafeCheckpointError', 'apply_runtime_patches',
     'atomic_write', 'find_model', 'install_atomic_local_backend',
     'install_metafile_model_lookup', 'install_package_checkpoint_loading',
     'install_safe_checkpoint_loading', 'install_url_checkpoint_loading',

@@ -42,3 +42,7 @@ train_dataloader = dict(
     dataset=dict(type='CheckedCocoPanopticDataset', pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(type='CheckedCocoPanopticDataset', pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# mmpfcn's metric: MMDetection's panoptic quality and PQ by object size, scored by hotcoco
+# (panopticapi's rules, the same figures) and mapping categories by name.
+val_evaluator = dict(type='CocoPanopticSizeMetric')
+test_evaluator = val_evaluator
