@@ -2,15 +2,16 @@
 
 They follow MMDetection 3.x's tools: the same options, the same default work
 directory (``./work_dirs/<config name>``) and the same choice of runner. On
-top, the config is validated before anything is built and the pytorch
-launcher also works on machines without CUDA. The hooks training uses
+top, a ``--cfg-options`` item without ``=`` is an argparse error naming it,
+the config is validated before anything is built and the pytorch launcher
+also works on machines without CUDA. The hooks training uses
 (``SafeCheckpointHook``, ``FiniteLossHook``, ``BadSampleReportHook``) are
 declared in ``configs/_base_/default_runtime.py``, not added here.
 """
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config, DictAction
@@ -27,6 +28,24 @@ NO_VALIDATION_OPTIONS = ('val_cfg=None', 'val_dataloader=None',
                          'val_evaluator=None')
 
 
+class CfgOptionsAction(DictAction):
+    """MMEngine's ``DictAction`` (``key=value`` items into a dict) that
+    refuses an item without ``=`` by name, as an argparse error; MMEngine
+    fails there with "not enough values to unpack"."""
+
+    def __call__(self,
+                 parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace,
+                 values: Sequence[str],
+                 option_string: Optional[str] = None) -> None:
+        for item in values:
+            if '=' not in item:
+                raise argparse.ArgumentError(
+                    self, f'"{item}" is not a key=value pair; give the value '
+                    f'too, e.g. {item}=VALUE')
+        super().__call__(parser, namespace, values, option_string)
+
+
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     """Add the options every tool has (``--work-dir``, ``--cfg-options``,
     ``--launcher``, ``--local-rank``), parse the command line and export
@@ -36,7 +55,7 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override settings of the config, key=value pairs, e.g. '
         'train_cfg.max_iters=100 or "optim_wrapper.optimizer.lr=0.01"')
     parser.add_argument(

@@ -5,6 +5,8 @@ from .bad_data_error import BadDataError
 from .checked_coco_panoptic import CheckedCocoPanopticDataset
 from .cityscapes_panoptic import CityscapesPanopticDataset
 from .mapillary_vistas_panoptic import MapillaryVistasPanopticDataset
+from .panoptic_annotation_rules import (annotation_problems,
+                                        read_annotation_file)
 from .panoptic_masks import (convert_mask_folder, export_mask_folder,
                              masks_to_panoptic, panoptic_to_masks)
 from .transforms import (LoadCheckedImageFromFile,
@@ -15,6 +17,6 @@ __all__ = [
     'BadDataError', 'CheckedCocoPanopticDataset', 'CityscapesPanopticDataset',
     'LoadCheckedImageFromFile', 'LoadCheckedPanopticAnnotations',
     'MapillaryVistasPanopticDataset', 'RandomCropWithInstance',
-    'convert_mask_folder', 'export_mask_folder', 'masks_to_panoptic',
-    'panoptic_to_masks'
+    'annotation_problems', 'convert_mask_folder', 'export_mask_folder',
+    'masks_to_panoptic', 'panoptic_to_masks', 'read_annotation_file'
 ]

@@ -1,8 +1,9 @@
 """COCO panoptic dataset that reports bad data by file and annotation."""
+import copy
 import logging
 import os.path as osp
 import posixpath
-from typing import Any, Callable, List, Sequence, Union
+from typing import Any, Callable, List, Sequence, Tuple, Union
 
 import torch
 from mmcv.transforms import LoadImageFromFile
@@ -16,6 +17,9 @@ from torch.utils.data import get_worker_info
 from mmpfcn.utils import PanopticAnnotations
 
 from .bad_data_error import BadDataError
+from .panoptic_annotation_rules import (annotation_problems,
+                                        problems_message,
+                                        read_annotation_file)
 from .transforms import (LoadCheckedImageFromFile,
                          LoadCheckedPanopticAnnotations)
 
@@ -62,11 +66,18 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
     """:class:`mmdet.datasets.CocoPanopticDataset` that checks its data.
 
     When the dataset is loaded it raises :class:`BadDataError`, naming the
-    annotation file, image id and file, for: a ``file_name`` that escapes the
-    data root, a segment whose ``category_id`` is not one of the dataset's
-    categories, a class of ``metainfo`` the JSON does not define, a missing
-    image or panoptic PNG (``check_files``), and an empty dataset (no image
-    in the JSON, or none left after ``filter_cfg``). Image and
+    annotation file, image id and file: first, before MMDetection or
+    pycocotools read it, for an annotation file that is not a JSON object or
+    breaks :func:`~.panoptic_annotation_rules.annotation_problems` (fields
+    missing or of the wrong kind, duplicate or dangling ids, segments of id
+    0 or without pixels, a segment whose ``category_id`` is not one of the
+    dataset's categories, a class of ``metainfo`` the JSON does not define
+    or that is both thing and stuff); then for a ``file_name`` that escapes
+    the data root, a missing image or panoptic PNG (``check_files``), and an
+    empty dataset (no image in the JSON, or none left after
+    ``filter_cfg``). The message lists every problem found, the first
+    :data:`~.panoptic_annotation_rules.MAX_LISTED_PROBLEMS` of many
+    (``tools/misc/check_dataset.py`` lists them all). Image and
     PNG content is checked when a sample is read, by
     :class:`LoadCheckedImageFromFile` and
     :class:`LoadCheckedPanopticAnnotations`: the dataset builds its pipeline
@@ -125,26 +136,58 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
         return data_list
 
     def load_data_list(self) -> List[dict]:
-        data_list = super().load_data_list()
-        if not data_list:
-            raise BadDataError(
-                f'{self.ann_file} lists no images: the dataset is empty')
+        data_list, problems = self.check_data_list()
+        if problems:
+            raise BadDataError(problems_message(problems))
         self._metainfo['category_ids'] = tuple(self.cat_ids)
         return data_list
+
+    def check_data_list(self) -> Tuple[List[dict], List[str]]:
+        """The parsed images of the annotation file and the problems found:
+        those of the file's structure, when MMDetection could not read it
+        (then no image is parsed), else those of each image's file names
+        and files (then the list holds the other images), or that it lists
+        no image.
+
+        MMDetection's ``CocoDataset.load_data_list``, on the JSON read once
+        and checked, collecting the problems rather than stopping at the
+        first. Raises :class:`BadDataError` for a file that is not JSON.
+        """
+        data = read_annotation_file(self.ann_file, self.backend_args)
+        problems = annotation_problems(
+            data,
+            self.ann_file,
+            self.metainfo,
+            needs_annotations=bool(self.data_prefix.get('seg')))
+        if problems:
+            return [], problems
+        self.coco = self.COCOAPI.from_dict(data)
+        self.cat_ids = self.coco.get_cat_ids(
+            cat_names=self.metainfo['classes'])
+        self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
+        self.cat_img_map = copy.deepcopy(self.coco.cat_img_map)
+        data_list = []
+        for img_id in self.coco.get_img_ids():
+            raw_img_info = self.coco.load_imgs([img_id])[0]
+            raw_img_info['img_id'] = img_id
+            try:
+                data_list.append(
+                    self.parse_data_info(
+                        dict(
+                            raw_ann_info=self.coco.imgToAnns[img_id],
+                            raw_img_info=raw_img_info)))
+            except BadDataError as error:
+                problems.append(str(error))
+        del self.coco
+        if not data_list and not problems:
+            problems.append(
+                f'{self.ann_file} lists no images: the dataset is empty')
+        return data_list, problems
 
     def parse_data_info(self, raw_data_info: dict) -> dict:
         img_info = raw_data_info['raw_img_info']
         where = (f'{self.ann_file}: image id {img_info["img_id"]} '
                  f'(file_name "{img_info["file_name"]}")')
-        if len(self.cat_ids) != len(self.metainfo['classes']):
-            defined = {cat['name'] for cat in self.coco.cats.values()}
-            missing = [
-                name for name in self.metainfo['classes']
-                if name not in defined
-            ]
-            raise BadDataError(
-                f'{self.ann_file} defines no category named {missing}, '
-                'but the dataset\'s metainfo classes list them')
         if escapes_root(img_info['file_name']):
             raise BadDataError(
                 f'{where}: the file name escapes the data root '
@@ -153,12 +196,6 @@ class CheckedCocoPanopticDataset(CocoPanopticDataset):
             raise BadDataError(
                 f'{where}: its annotation\'s PNG "{img_info["segm_file"]}" '
                 f'escapes the data root {self.data_prefix.get("seg")}')
-        for segment in raw_data_info['raw_ann_info']:
-            if segment['category_id'] not in self.cat2label:
-                raise BadDataError(
-                    f'{where}: segment {segment["id"]} has category_id '
-                    f'{segment["category_id"]}, which is not one of the '
-                    f'dataset\'s categories {sorted(self.cat2label)}')
         data_info = super().parse_data_info(raw_data_info)
         data_info['img_path'] = self.image_path(img_info)
         if data_info['seg_map_path'] is not None:

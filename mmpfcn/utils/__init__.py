@@ -7,7 +7,7 @@ from .atomic_local_backend import (AtomicLocalBackend,
 from .atomic_write import atomic_write
 from .checkpoint_download import (CheckpointDownloadError,
                                   install_url_checkpoint_loading)
-from .checkpoint_safety import (UnsafeCheckpointError,
+from .checkpoint_safety import (UnreadableCheckpointError, UnsafeCheckpointError,
                                 install_safe_checkpoint_loading,
                                 mmengine_safe_globals)
 from .model_index import (ModelEntry, UnknownModelError, find_model,
@@ -18,7 +18,8 @@ from .runtime_patches import apply_runtime_patches
 
 __all__ = [
     'AtomicLocalBackend', 'CheckpointDownloadError', 'ModelEntry',
-    'PanopticAnnotations', 'UnknownModelError', 'UnsafeCheckpointError', 'apply_runtime_patches',
+    'PanopticAnnotations', 'UnknownModelError', 'UnreadableCheckpointError',
+    'UnsafeCheckpointError', 'apply_runtime_patches',
     'atomic_write', 'find_model', 'install_atomic_local_backend',
     'install_metafile_model_lookup', 'install_package_checkpoint_loading',
     'install_safe_checkpoint_loading', 'install_url_checkpoint_loading',

@@ -21,8 +21,20 @@ class PanopticAnnotations(COCOPanoptic):
       without an annotation keeps the derived name.
     """
 
+    @classmethod
+    def from_dict(cls, dataset: dict) -> 'PanopticAnnotations':
+        """The annotations of an already parsed file, so that a caller that
+        checks the JSON does not read it twice."""
+        annotations = cls()
+        annotations.dataset = dataset
+        annotations.createIndex()
+        return annotations
+
     def createIndex(self) -> None:  # noqa: N802 (pycocotools' name)
         super().createIndex()
+        # MMDetection's snake-case names of the new index.
+        self.img_ann_map = self.imgToAnns
+        self.cat_img_map = self.catToImgs
         for ann in self.dataset.get('annotations', []):
             image = self.imgs.get(ann['image_id'])
             if image is not None and 'file_name' in ann:

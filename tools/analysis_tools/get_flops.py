@@ -10,9 +10,9 @@ Example::
 """
 import argparse
 
-from mmengine.config import DictAction
 
 import mmpfcn  # noqa: F401
+from mmpfcn.apis import CfgOptionsAction
 from mmpfcn.apis.benchmark import build_model, count_flops, load_model_config, pack_images
 from projects.synthetic.synthetic_panoptic import render_images
 
@@ -22,7 +22,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='model config file (also mmdet::...)')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
                         help='input height and width (padded to the size divisor like real inputs)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
     return parser.parse_args()
 
 

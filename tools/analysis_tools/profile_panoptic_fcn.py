@@ -45,7 +45,7 @@ from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
@@ -54,7 +54,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData, PixelData
 
 import mmpfcn  # noqa: F401  (registers the model)
-from mmpfcn.apis import load_config
+from mmpfcn.apis import CfgOptionsAction, load_config
 from mmpfcn.utils.profiling import StageTimer
 from tools.analysis_tools.report import format_table
 
@@ -105,7 +105,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--mode', choices=['infer', 'train', 'both'], default='both')
     parser.add_argument('--seed', type=int, default=0, help='seed of weights and random inputs')
     parser.add_argument('--json', help='also write the results to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. model.test_cfg.instance_score_thr=0')
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0:

@@ -14,18 +14,21 @@ class LoadCheckedImageFromFile(LoadImageFromFile):
     """:class:`mmcv.transforms.LoadImageFromFile` with checked content.
 
     Raises :class:`~mmpfcn.datasets.BadDataError` naming the file when the
-    image is missing, unreadable, truncated or not an image, and when its size
-    differs from the ``height``/``width`` of its annotation. With the default
-    ``color_type='color'`` (OpenCV), grayscale, RGBA and 16-bit images are
-    converted to 8-bit, 3-channel BGR (16-bit values are divided by 256).
+    image is missing, unreadable, empty, truncated or not an image, and when
+    its size differs from the ``height``/``width`` of its annotation. With
+    the default ``color_type='color'`` (OpenCV), grayscale, RGBA and 16-bit
+    images are converted to 8-bit, 3-channel BGR (16-bit values are divided
+    by 256).
     """
 
     def transform(self, results: dict) -> Optional[dict]:
         filename = results['img_path']
         try:
             img_bytes = fileio.get(filename, backend_args=self.backend_args)
+            # OpenCV asserts on no bytes instead of failing to decode them.
             img = mmcv.imfrombytes(
-                img_bytes, flag=self.color_type, backend=self.imdecode_backend)
+                img_bytes, flag=self.color_type,
+                backend=self.imdecode_backend) if img_bytes else None
         except OSError as error:
             if self.ignore_empty:
                 return None

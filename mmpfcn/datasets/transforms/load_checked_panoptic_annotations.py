@@ -22,18 +22,20 @@ class LoadCheckedPanopticAnnotations(LoadPanopticAnnotations):
     Gives the same ``gt_masks`` and ``gt_seg_map`` as MMDetection, built with
     one ``np.unique`` instead of one comparison per segment, and raises
     :class:`~mmpfcn.datasets.BadDataError` naming the PNG when it is missing
-    or unreadable, when its size differs from the image's, when a segment of
-    the JSON has no pixel in it, or when it has pixels of a segment id the
-    JSON does not list (with a positive area).
+    or unreadable (empty, truncated, not an image), when its size differs
+    from the image's, when a segment of the JSON has no pixel in it, or when
+    it has pixels of a segment id the JSON does not list (with a positive
+    area).
     """
 
     def _read_segment_ids(self, path: str) -> np.ndarray:
         """``(H, W)`` segment ids of the panoptic PNG at ``path``."""
         try:
             png_bytes = fileio.get(path, backend_args=self.backend_args)
+            # OpenCV asserts on no bytes instead of failing to decode them.
             png = mmcv.imfrombytes(
                 png_bytes, flag='color', channel_order='rgb',
-                backend=self.imdecode_backend)
+                backend=self.imdecode_backend) if png_bytes else None
         except OSError as error:
             raise BadDataError(
                 f'Cannot read panoptic PNG {path}: {error}') from error
