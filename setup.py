@@ -98,6 +98,7 @@ if __name__ == '__main__':
         install_requires=parse_requirements('requirements/runtime.txt'),
         extras_require={
             'mim': parse_requirements('requirements/mim.txt'),
+            'deploy': parse_requirements('requirements/deploy.txt'),
             'tests': parse_requirements('requirements/tests.txt'),
         },
         zip_safe=False)

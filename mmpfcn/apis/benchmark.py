@@ -67,9 +67,15 @@ class ModelSpec:
         return cls(match['config'], match['checkpoint'])
 
     @property
+    def exported(self) -> bool:
+        """Whether the checkpoint is an ONNX export of the config's model."""
+        return bool(self.checkpoint) and self.checkpoint.endswith('.onnx')
+
+    @property
     def name(self) -> str:
-        """The config's file name without ``.py``."""
-        return osp.splitext(osp.basename(self.config))[0]
+        """The config's file name without ``.py`` (with ``[onnxruntime]`` for an export)."""
+        name = osp.splitext(osp.basename(self.config))[0]
+        return f'{name} [onnxruntime]' if self.exported else name
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,13 @@ def build_model(cfg: Config, checkpoint: Optional[str],
     else:
         model.init_weights()
     return model.to(device).eval()
+
+
+def exported_model(onnx_file: str) -> nn.Module:
+    """An ONNX export in onnxruntime as an MMEngine model, on torch's thread count (so that
+    ``--threads`` holds for both)."""
+    from mmpfcn.deployment import OnnxPanopticFCN
+    return OnnxPanopticFCN(onnx_file, num_threads=torch.get_num_threads()).eval()
 
 
 def pack_images(images: Sequence[np.ndarray]) -> List[Batch]:
@@ -335,11 +348,15 @@ def benchmark_model(spec: ModelSpec, name: str, settings: Settings,
     else:
         batches = pack_images(images)
     release_memory()
-    model = build_model(cfg, spec.checkpoint, settings.device)
-    flops, flops_shape = count_flops(model, pack_images(images[:1])[0])
+    if spec.exported:
+        model, flops, flops_shape = exported_model(spec.checkpoint), None, ()
+        params = model.runner.num_parameters
+    else:
+        model = build_model(cfg, spec.checkpoint, settings.device)
+        flops, flops_shape = count_flops(model, pack_images(images[:1])[0])
+        params = sum(p.numel() for p in model.parameters())
     record = dict(name=name, config=spec.config, checkpoint=spec.checkpoint,
-                  params=sum(p.numel() for p in model.parameters()),
-                  flops=flops, flops_input_shape=list(flops_shape))
+                  params=params, flops=flops, flops_input_shape=list(flops_shape))
     record.update(measure_latency(model, batches, settings, evaluator))
     record['metrics'] = None if evaluator is None else pq_metrics(
         evaluator.evaluate(len(batches)))

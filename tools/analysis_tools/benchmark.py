@@ -8,7 +8,10 @@ Each positional argument is ``CONFIG[:CHECKPOINT]``: a config of this project
 or of MMDetection (``mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py``),
 optionally followed by a colon and a checkpoint path or URL. Without a
 checkpoint the model keeps its random initialisation (pretrained backbones
-are never downloaded). Ratios in the table are to the first config.
+are never downloaded). A checkpoint ending in ``.onnx`` is the config's model
+exported by ``tools/deployment/pytorch2onnx.py``: it runs in onnxruntime on
+``--threads`` threads, its forward is the whole graph and its FLOPs are not
+counted. Ratios in the table are to the first config.
 
 Inputs are the same for every model: without ``--eval`` deterministic
 synthetic scenes resized to ``--shape`` (no dataset pipeline); with ``--eval``
@@ -31,10 +34,10 @@ import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
 import mmpfcn  # noqa: F401  (registers components, safe checkpoint loading)
+from mmpfcn.apis import CfgOptionsAction
 from mmpfcn.apis.benchmark import (FIGURES, PQ_KEYS, ModelSpec, Record,
                                    Settings, numeric_figures, run_benchmark)
 from projects.synthetic.synthetic_panoptic import render_images
@@ -78,7 +81,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out-png',
                         help='speed-accuracy plot '
                         '(default: WORK_DIR/benchmark.png)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='key=value overrides applied to every config')
     args = parser.parse_args(argv)
     if args.num_images < 1 or args.warmup < 0:

@@ -142,7 +142,8 @@ class PanopticFCN(SingleStageDetector):
         inputs = batch_inputs
         if scale != 1.0:
             divisor = self.view_size_divisor
-            height, width = (max(1, round(side * scale / divisor)) * divisor
+            # int(): a traced size is a tensor (the view sizes are fixed in an ONNX export).
+            height, width = (max(1, round(int(side) * scale / divisor)) * divisor
                              for side in inputs.shape[-2:])
             inputs = F.interpolate(inputs, size=(height, width), mode='bilinear', align_corners=False)
         if mirrored:

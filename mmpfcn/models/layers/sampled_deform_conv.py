@@ -89,8 +89,12 @@ def sampled_modulated_deform_conv2d(x: Tensor, offset: Tensor, mask: Tensor, wei
                   (0, 0, 0, 1)).reshape(-1, channels // dg)
     first_row = torch.arange(num_imgs * dg, device=x.device) * (height * width + 1)
     indices = indices + first_row.view(-1, 1, 1, 1, 1)
-    samples = F.embedding_bag(indices.reshape(-1, 4), table, mode='sum',
-                              per_sample_weights=weights.reshape(-1, 4))
+    indices, weights = indices.reshape(-1, 4), weights.reshape(-1, 4)
+    if torch.onnx.is_in_onnx_export():
+        # ONNX has no weighted embedding_bag: the same sum, corner by corner, from Gather.
+        samples = sum(table[indices[:, corner]] * weights[:, corner, None] for corner in range(4))
+    else:
+        samples = F.embedding_bag(indices, table, mode='sum', per_sample_weights=weights)
     # Columns (B, Ho, Wo, groups, tap, C / groups) as a channels-last NCHW view.
     samples = samples.view(num_imgs, dg, out_h * out_w, taps, channels // dg)
     samples = samples.permute(0, 2, 3, 1, 4).reshape(num_imgs, out_h * out_w, taps, groups,
@@ -105,11 +109,13 @@ class SampledModulatedDeformConv2dPack(ModulatedDeformConv2dPack):
     """``mmcv.ops.ModulatedDeformConv2dPack`` (``DCNv2``) with the CPU path above.
 
     A drop-in replacement: same constructor, parameters and checkpoints; use
-    ``conv_cfg=dict(type='SampledDCNv2')`` where a config says ``DCNv2``.
+    ``conv_cfg=dict(type='SampledDCNv2')`` where a config says ``DCNv2``. An
+    ONNX export takes this form on any device, its weighted sum from
+    ``Gather``.
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.device.type != 'cpu':
+        if x.device.type != 'cpu' and not torch.onnx.is_in_onnx_export():
             return super().forward(x)
         out = self.conv_offset(x)
         dy_dx_a, dy_dx_b, mask = torch.chunk(out, 3, dim=1)

@@ -119,16 +119,20 @@ class KernelFusion(BaseModule):
         ``i`` averages every ``j`` whose first link is ``i``. Class and score
         are those of the survivor. Output keeps the order of the survivors.
         """
+        # Index comparisons rather than triu / diagonal / a stable sort, which ONNX lacks for bool.
+        num = kernels.shape[1]
+        rank = torch.arange(num, device=kernels.device)
         normed = kernels / kernels.norm(dim=-1, keepdim=True).clamp(min=1e-8)
         links = torch.bmm(normed, normed.transpose(1, 2)) >= self.test_cfg.similarity_thr
-        links = links.triu() & valid[:, :, None] & valid[:, None, :]
+        links = links & (rank[:, None] <= rank) & valid[:, :, None] & valid[:, None, :]
         if self.test_cfg.class_specific:
-            links &= labels[:, :, None] == labels[:, None, :]
+            links = links & (labels[:, :, None] == labels[:, None, :])
         first = torch.cumsum(links.int(), dim=1) < 2
-        keep = first.diagonal(dim1=1, dim2=2) & valid
+        keep = (first & (rank[:, None] == rank)).any(2) & valid  # first[:, i, i]
         members = (links & first & keep[:, :, None]).to(kernels.dtype)
         fused = torch.bmm(members, kernels) / members.sum(-1, keepdim=True).clamp(min=1)
-        order = torch.argsort((~keep).int(), dim=1, stable=True)
+        # Survivors first, each group in its order (unique keys: any sort keeps that order).
+        order = torch.argsort((~keep).long() * num + rank, dim=1)
         return dict(
             kernels=fused.gather(1, order[..., None].expand(-1, -1, fused.shape[-1])),
             labels=labels.gather(1, order),
