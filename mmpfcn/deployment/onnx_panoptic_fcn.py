@@ -41,10 +41,9 @@ class OnnxPanopticFCN(BaseModel):
             raise ValueError(f'OnnxPanopticFCN predicts (mode="predict" or "tensor"), not '
                              f'"{mode}"')
         for image, sample in zip(inputs, data_samples):
-            name = sample.metainfo.get('img_path', 'image')
-            array = image.permute(1, 2, 0).numpy()
-            self.runner.check_image(array, name)
-            result = self.runner.results(self.runner.run(array), sample.metainfo['ori_shape'])
+            outputs = self.runner.run(image.permute(1, 2, 0).numpy(),
+                                      sample.metainfo.get('img_path', 'image'))
+            result = self.runner.results(outputs, sample.metainfo['ori_shape'])
             sample.pred_panoptic_seg = result.pred_panoptic_seg
             sample.pred_sem_seg = result.pred_sem_seg
             sample.pred_instances = result.pred_instances

@@ -1,7 +1,7 @@
 """Run an exported Panoptic FCN with onnxruntime and give MMDetection's results."""
 import json
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError
 from mmdet.registry import TRANSFORMS
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData, PixelData
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
 
 from mmpfcn.models import PanopticFCNFusionHead
 from mmpfcn.models.utils import masks_to_boxes
@@ -22,23 +23,35 @@ class OnnxModelError(ValueError):
     """A file that is not an ONNX model exported by mmpfcn, or an input it cannot take."""
 
 
-def read_settings(onnx_file: str) -> dict:
-    """The runner settings an mmpfcn export stores in ``onnx_file``, with clear errors for a
-    missing file, a file that is not ONNX and an ONNX file mmpfcn did not write."""
+def _check_exists(onnx_file: str) -> None:
     if not osp.isfile(onnx_file):
         raise OnnxModelError(f'{onnx_file} does not exist')
-    try:
-        proto = onnx.load(onnx_file, load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError) as error:
-        raise OnnxModelError(
-            f'{onnx_file} is not an ONNX model ({type(error).__name__}: {error}); export one '
-            'with tools/deployment/pytorch2onnx.py') from error
-    props = {prop.key: prop.value for prop in proto.metadata_props}
-    if METADATA_KEY not in props:
+
+
+def _not_onnx(onnx_file: str, error: Exception) -> OnnxModelError:
+    return OnnxModelError(
+        f'{onnx_file} is not an ONNX model ({type(error).__name__}: {error}); export one '
+        'with tools/deployment/pytorch2onnx.py')
+
+
+def _settings(metadata: Mapping[str, str], onnx_file: str) -> dict:
+    """The runner settings in an export's metadata (key: value strings)."""
+    if METADATA_KEY not in metadata:
         raise OnnxModelError(
             f'{onnx_file} is an ONNX model but not one exported by mmpfcn (no "{METADATA_KEY}" '
             'metadata); export it with tools/deployment/pytorch2onnx.py')
-    return json.loads(props[METADATA_KEY])
+    return json.loads(metadata[METADATA_KEY])
+
+
+def read_settings(onnx_file: str) -> dict:
+    """The runner settings an mmpfcn export stores in ``onnx_file``, with clear errors for a
+    missing file, a file that is not ONNX and an ONNX file mmpfcn did not write."""
+    _check_exists(onnx_file)
+    try:
+        proto = onnx.load(onnx_file, load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as error:
+        raise _not_onnx(onnx_file, error) from error
+    return _settings({prop.key: prop.value for prop in proto.metadata_props}, onnx_file)
 
 
 class OnnxPanopticRunner:
@@ -61,13 +74,18 @@ class OnnxPanopticRunner:
 
     def __init__(self, onnx_file: str, num_threads: Optional[int] = None) -> None:
         self.onnx_file = onnx_file
-        self.settings = read_settings(onnx_file)
+        _check_exists(onnx_file)
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
-        self.session = ort.InferenceSession(onnx_file, options,
-                                            providers=['CPUExecutionProvider'])
-        settings = self.settings
+        # The settings come from the session's own reading of the file (no second parse).
+        try:
+            self.session = ort.InferenceSession(onnx_file, options,
+                                                providers=['CPUExecutionProvider'])
+        except (InvalidProtobuf, InvalidGraph, Fail) as error:
+            raise _not_onnx(onnx_file, error) from error
+        self.settings = settings = _settings(
+            self.session.get_modelmeta().custom_metadata_map, onnx_file)
         self.fusion_head = PanopticFCNFusionHead(
             num_things_classes=settings['num_things_classes'],
             num_stuff_classes=settings['num_stuff_classes'],
@@ -99,9 +117,10 @@ class OnnxPanopticRunner:
                 f'width) network inputs, this one is {image.shape[0]}x{image.shape[1]} after the '
                 'test resize; export with --dynamic-shape to take any size')
 
-    def run(self, image: np.ndarray) -> Dict[str, np.ndarray]:
-        """The graph's outputs for a network-size ``(H, W, 3)`` uint8 image."""
-        self.check_image(image)
+    def run(self, image: np.ndarray, name: str = 'image') -> Dict[str, np.ndarray]:
+        """The graph's outputs for a network-size ``(H, W, 3)`` uint8 image (``name`` is what
+        an error calls it)."""
+        self.check_image(image, name)
         chw = np.ascontiguousarray(image.transpose(2, 0, 1)[None]).astype(np.uint8, copy=False)
         outputs = self.session.run(None, {'image': chw})
         return dict(zip((out.name for out in self.session.get_outputs()), outputs))
