@@ -73,9 +73,15 @@ class ModelSpec:
 
     @property
     def name(self) -> str:
-        """The config's file name without ``.py`` (with ``[onnxruntime]`` for an export)."""
+        """The config's file name without ``.py``; an export adds ``[onnxruntime]``, and its
+        quantization if it has one (``[onnxruntime, static int8]``)."""
         name = osp.splitext(osp.basename(self.config))[0]
-        return f'{name} [onnxruntime]' if self.exported else name
+        if not self.exported:
+            return name
+        from mmpfcn.deployment import read_settings  # onnx is an optional dependency
+        quantization = read_settings(self.checkpoint).get('quantization')
+        runtime = f'onnxruntime, {quantization.split(",")[0]}' if quantization else 'onnxruntime'
+        return f'{name} [{runtime}]'
 
 
 @dataclass(frozen=True)

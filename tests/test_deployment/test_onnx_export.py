@@ -3,6 +3,7 @@ the reference fixture, the deformable variant, dynamic shapes, the same PQ as Py
 generated data, and clear errors for what it cannot take."""
 import json
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ from mmengine.runner import load_checkpoint
 
 import mmpfcn  # noqa: F401  (registers the model)
 from mmpfcn.deployment import (OnnxModelError, OnnxPanopticFCN, OnnxPanopticRunner,
-                               export_onnx, pipeline_resize)
+                               export_onnx, pipeline_resize, quantize_onnx, read_settings)
 from mmpfcn.deployment.parity import compare_with_pytorch
 from projects.synthetic.synthetic_panoptic import (SYNTHETIC_METAINFO,
                                                    generate_synthetic_panoptic)
@@ -104,11 +105,10 @@ def test_dynamic_shape_export_follows_pytorch_at_two_sizes(tmp_path):
         assert_follows_pytorch(compare_with_pytorch(model, runner, image))
 
 
-def test_exported_synthetic_model_scores_the_pytorch_pq(tmp_path):
-    """A tiny model trained briefly on generated images, scored on them by PyTorch and by
-    onnxruntime (OnnxPanopticFCN, as tools/deployment/test_onnx.py) with the same metric."""
-    root = str(tmp_path / 'synthetic')
-    generate_synthetic_panoptic(root, num_train=1, num_val=6, size=64, seed=1)
+def briefly_trained_model(root: str):
+    """A tiny model trained for a few steps on a generated val split (written to ``root``),
+    and that split as a dataset."""
+    generate_synthetic_panoptic(root, num_train=4, num_val=6, size=64, seed=1)
     model, _ = tiny_model()
     pipeline = [dict(type='LoadImageFromFile'),
                 dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True,
@@ -127,25 +127,93 @@ def test_exported_synthetic_model_scores_the_pytorch_pq(tmp_path):
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
-    model.eval()
+    return model.eval(), dataset
+
+
+def panoptic_scores(predict, dataset, root: str) -> dict:
+    """The config's metric (``CocoPanopticSizeMetric``) on ``predict``'s results for the
+    whole ``dataset``."""
+    metric = METRICS.build(dict(type='CocoPanopticSizeMetric',
+                                ann_file=osp.join(root, 'annotations/panoptic_val.json'),
+                                seg_prefix=osp.join(root, 'annotations/panoptic_val')))
+    metric.dataset_meta = dataset.metainfo
+    with torch.no_grad():
+        samples = predict(pseudo_collate([dataset[i] for i in range(len(dataset))]))
+    metric.process({}, [s.to_dict() for s in samples])
+    return metric.evaluate(len(samples))
+
+
+def test_exported_synthetic_model_scores_the_pytorch_pq(tmp_path):
+    """A tiny model trained briefly on generated images, scored on them by PyTorch and by
+    onnxruntime (OnnxPanopticFCN, as tools/deployment/test_onnx.py) with the same metric."""
+    root = str(tmp_path / 'synthetic')
+    model, dataset = briefly_trained_model(root)
     onnx_file = str(tmp_path / 'synthetic.onnx')
     export_onnx(model, onnx_file, (64, 64), dataset_meta=dataset.metainfo)
     onnx_model = OnnxPanopticFCN(onnx_file, num_threads=2)
-    scores = {}
-    for name, predict in (('pytorch', lambda b: model.test_step(b)),
-                          ('onnxruntime', lambda b: onnx_model.test_step(b))):
-        metric = METRICS.build(dict(type='CocoPanopticSizeMetric',
-                                    ann_file=osp.join(root, 'annotations/panoptic_val.json'),
-                                    seg_prefix=osp.join(root, 'annotations/panoptic_val')))
-        metric.dataset_meta = dataset.metainfo
-        with torch.no_grad():
-            samples = predict(pseudo_collate([dataset[i] for i in range(len(dataset))]))
-        metric.process({}, [s.to_dict() for s in samples])
-        scores[name] = metric.evaluate(len(samples))
+    scores = {name: panoptic_scores(predict, dataset, root)
+              for name, predict in (('pytorch', model.test_step),
+                                    ('onnxruntime', onnx_model.test_step))}
     assert scores['pytorch']['coco_panoptic/PQ'] > 1  # trained enough to score
     for key in ('PQ', 'PQ_th', 'PQ_st'):
         assert scores['onnxruntime'][f'coco_panoptic/{key}'] == pytest.approx(
             scores['pytorch'][f'coco_panoptic/{key}'], abs=0.1), key
+
+
+def conv_weights_quantized(onnx_file: str) -> dict:
+    """For each ``Conv`` node: whether its weight comes through ``DequantizeLinear`` (int8)."""
+    nodes = onnx.load(onnx_file).graph.node
+    producers = {out: node.op_type for node in nodes for out in node.output}
+    return {node.name: producers.get(node.input[1]) == 'DequantizeLinear'
+            for node in nodes if node.op_type == 'Conv'}
+
+
+def test_static_int8_keeps_the_pq_with_the_first_layers_float(tmp_path):
+    """Static int8 (calibrated on the generated training images): every convolution int8
+    except the backbone's at stride 2 and 4 (the ResNet's conv1 and layer1), the runner settings
+    kept, and the PQ of PyTorch within 0.5."""
+    from mmpfcn.apis.benchmark import ModelSpec
+    root = str(tmp_path / 'synthetic')
+    model, dataset = briefly_trained_model(root)
+    onnx_file, int8_file = str(tmp_path / 'float.onnx'), str(tmp_path / 'int8.onnx')
+    export_onnx(model, onnx_file, (64, 64), dataset_meta=dataset.metainfo)
+    settings = quantize_onnx(onnx_file, int8_file, 'static', osp.join(root, 'train'))
+    assert settings['quantization'] == 'static int8, backbone float up to stride 4'
+    assert read_settings(int8_file) == settings
+    quantized = conv_weights_quantized(int8_file)
+    kept_float = {name for name, int8 in quantized.items() if not int8}
+    assert kept_float and kept_float == {
+        name for name in quantized if re.match(r'/backbone/(conv1|layer1)/', name)}
+    assert sum(quantized.values()) > len(kept_float)
+    assert ModelSpec('tiny.py', int8_file).name == 'tiny [onnxruntime, static int8]'
+    onnx_model = OnnxPanopticFCN(int8_file, num_threads=2)
+    scores = {name: panoptic_scores(predict, dataset, root)
+              for name, predict in (('pytorch', model.test_step),
+                                    ('static int8', onnx_model.test_step))}
+    assert scores['pytorch']['coco_panoptic/PQ'] > 1
+    for key in ('PQ', 'PQ_th', 'PQ_st'):
+        assert scores['static int8'][f'coco_panoptic/{key}'] == pytest.approx(
+            scores['pytorch'][f'coco_panoptic/{key}'], abs=0.5), key
+
+
+def test_quantization_errors_name_what_is_wrong(tmp_path):
+    model, _ = tiny_model()
+    onnx_file, out = str(tmp_path / 'static.onnx'), tmp_path / 'int8.onnx'
+    export_onnx(model, onnx_file, (64, 64))
+    with pytest.raises(OnnxModelError, match='needs calibration images'):
+        quantize_onnx(onnx_file, str(out), 'static')
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(OnnxModelError, match=f'{empty} holds no image'):
+        quantize_onnx(onnx_file, str(out), 'static', str(empty))
+    broken = tmp_path / 'broken'
+    broken.mkdir()
+    (broken / 'photo.png').write_bytes(b'\x89PNG\r\n\x1a\n cut short')
+    with pytest.raises(OnnxModelError, match=f'calibration image {broken}/photo.png'):
+        quantize_onnx(onnx_file, str(out), 'static', str(broken))
+    with pytest.raises(OnnxModelError, match='mode must be one of'):
+        quantize_onnx(onnx_file, str(out), 'float16')
+    assert not out.exists() and list(tmp_path.glob('tmp*')) == []
 
 
 def test_bad_inputs_get_clear_errors(tmp_path):
