@@ -95,14 +95,15 @@ def quantize_onnx(onnx_file: str, out_file: str, mode: str = 'static',
     """
     if mode not in QUANTIZATION_MODES:
         raise OnnxModelError(f'quantization mode must be one of {QUANTIZATION_MODES}, got {mode!r}')
+    if mode == 'static':
+        if calib_folder is None:
+            raise OnnxModelError('static quantization needs calibration images (a folder of a '
+                                 'few typical images: --calib-images)')
+        images = calibration_images(calib_folder, num_calib)
     runner = OnnxPanopticRunner(onnx_file, num_threads=1)
-    if mode == 'static' and calib_folder is None:
-        raise OnnxModelError('static quantization needs calibration images (a folder of a few '
-                             'typical images: --calib-images)')
     with tempfile.TemporaryDirectory(dir=osp.dirname(osp.abspath(out_file))) as work:
         quantized = osp.join(work, 'int8.onnx')
         if mode == 'static':
-            images = calibration_images(calib_folder, num_calib)
             reader = ImageCalibrationReader(runner, images)
             keep_float = early_backbone_convs(onnx_file, reader.network_input(images[0]),
                                               float_stride) if float_stride else []

@@ -213,6 +213,12 @@ def test_quantization_errors_name_what_is_wrong(tmp_path):
         quantize_onnx(onnx_file, str(out), 'static', str(broken))
     with pytest.raises(OnnxModelError, match='mode must be one of'):
         quantize_onnx(onnx_file, str(out), 'float16')
+    tool = osp.join(ROOT, 'tools', 'deployment', 'quantize_onnx.py')
+    tool = subprocess.run([sys.executable, tool, onnx_file, '--out', str(out),
+                           '--calib-images', str(broken)], capture_output=True, text=True)
+    assert tool.returncode == 1 and 'Traceback' not in tool.stderr
+    assert tool.stderr.strip().splitlines()[-1] == (
+        f'error: calibration image {broken}/photo.png is not an image file')  # after cv2's warnings
     assert not out.exists() and list(tmp_path.glob('tmp*')) == []
 
 

@@ -12,7 +12,7 @@ docs/deployment.md has what each mode cost in PQ and gained in speed here.
 import argparse
 import os
 
-from mmpfcn.deployment import QUANTIZATION_MODES, quantize_onnx
+from mmpfcn.deployment import QUANTIZATION_MODES, OnnxModelError, quantize_onnx
 
 
 def main() -> None:
@@ -34,9 +34,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.num_calib < 1 or args.float_stride < 0:
         parser.error('--num-calib must be >= 1 and --float-stride >= 0')
-    settings = quantize_onnx(args.onnx_file, args.out, args.mode, args.calib_images,
-                             args.num_calib, per_channel=not args.per_tensor,
-                             float_stride=args.float_stride)
+    try:
+        settings = quantize_onnx(args.onnx_file, args.out, args.mode, args.calib_images,
+                                 args.num_calib, per_channel=not args.per_tensor,
+                                 float_stride=args.float_stride)
+    except OnnxModelError as error:
+        raise SystemExit(f'error: {error}')
     print(f'[quantize_onnx] wrote {args.out} ({settings["quantization"]}; '
           f'{os.path.getsize(args.out) / 2**20:.1f} MiB, from '
           f'{os.path.getsize(args.onnx_file) / 2**20:.1f} MiB)')
