@@ -32,7 +32,7 @@ pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
 # --no-compile: Python compiles only the modules it imports, when it first imports them,
 # instead of pip compiling every file of every package (torch alone: 17 s -> 8 s here).
 pin() { pip "$@" --no-compile -c requirements/constraints.txt; }
-req() { grep -E "^$1[=<> ]" requirements/*.txt | head -n1 | cut -d: -f2; }
+req() { grep -E "^$1[=<> ]" requirements/runtime.txt | head -n1; }
 
 echo "[install] 1/5 torch and numpy"
 pin install -q "$(req torch)" "$(req numpy)"

@@ -1,7 +1,8 @@
 """Parity with the authors' implementation on the reference fixture (see tests/data/panopticfcn_reference).
 
 Everything fixture-specific is read from ``fixture.json``; ``MMPFCN_PARITY_FIXTURE`` points the
-test at another fixture directory of the same format.
+test at another fixture directory of the same format. ``MMPFCN_TEST_DEVICE=cuda`` runs the model
+on the GPU (``tools/gpu_check.sh``), in float32 (TF32 off), against the same reference.
 """
 import json
 import os
@@ -18,10 +19,12 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
+from torch.utils._pytree import tree_map
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIXTURE = os.environ.get('MMPFCN_PARITY_FIXTURE', osp.join(ROOT, 'tests', 'data', 'panopticfcn_reference'))
 CONFIG = osp.join(ROOT, 'configs', 'panoptic_fcn', 'panoptic-fcn_r50_fpn_8xb2-ms-1x_coco.py')
+DEVICE = os.environ.get('MMPFCN_TEST_DEVICE', 'cpu')
 LEVELS = ('p3', 'p4', 'p5', 'p6', 'p7')
 REL_TOL = 1e-4
 
@@ -63,6 +66,7 @@ def run(tmp_path_factory):
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model).eval()
     load_checkpoint(model, mm_ckpt, map_location='cpu', strict=True)
+    model.to(DEVICE)
 
     rec = {}
     model.neck.register_forward_hook(lambda m, i, o: rec.__setitem__('fpn', o))
@@ -92,8 +96,14 @@ def run(tmp_path_factory):
     sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1.0, 1.0)))
     data = dict(inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()], data_samples=[sample])
     torch.set_num_threads(2)
-    with torch.no_grad():
-        result = model.test_step(data)[0]
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.no_grad():
+            result = model.test_step(data)[0].cpu()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+    rec = tree_map(lambda x: x.cpu() if torch.is_tensor(x) else x, rec)
     ref = dict(np.load(osp.join(FIXTURE, 'outputs.npz')))
     segments = json.load(open(osp.join(FIXTURE, 'segments_info.json')))
     return dict(rec=rec, result=result, ref=ref, inputs=inputs, segments=segments, model=model)

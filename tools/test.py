@@ -33,6 +33,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed-precision inference: float16 autocast on CUDA, bfloat16 on '
+        'a CPU (MMEngine\'s TestLoop fp16)')
+    parser.add_argument(
         '--tta',
         action='store_true',
         help='test time augmentation with the config\'s tta_model and '
@@ -41,9 +46,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def apply_test_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Fold the checkpoint, ``--show``/``--show-dir`` and ``--tta`` into
-    ``cfg``."""
+    """Fold the checkpoint, ``--show``/``--show-dir``, ``--amp`` and ``--tta``
+    into ``cfg``."""
     cfg.load_from = args.checkpoint
+    if args.amp:
+        # The losses are not computed here; the fusion casts its logits to
+        # float32 itself.
+        cfg.test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'), fp16=True)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
 

@@ -92,6 +92,7 @@ class Settings:
     warmup: int
     device: str = 'cpu'
     amp: bool = False
+    channels_last: bool = False
     evaluate: bool = False
     data_root: Optional[str] = None
     cfg_options: Optional[dict] = None
@@ -173,17 +174,22 @@ def load_model_config(config: str,
     return cfg
 
 
-def build_model(cfg: Config, checkpoint: Optional[str],
-                device: str) -> nn.Module:
+def build_model(cfg: Config, checkpoint: Optional[str], device: str,
+                channels_last: bool = False) -> nn.Module:
     """The detector in eval mode on ``device``: the checkpoint's weights,
-    else the model's own random initialisation."""
+    else the model's own random initialisation; its 4-d weights
+    channels-last if asked (cuDNN's tensor-core convolutions prefer NHWC,
+    and a convolution with NHWC weights gives NHWC outputs)."""
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu')
     else:
         model.init_weights()
-    return model.to(device).eval()
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model.eval()
 
 
 def exported_model(onnx_file: str) -> nn.Module:
@@ -358,7 +364,7 @@ def benchmark_model(spec: ModelSpec, name: str, settings: Settings,
         model, flops, flops_shape = exported_model(spec.checkpoint), None, ()
         params = model.runner.num_parameters
     else:
-        model = build_model(cfg, spec.checkpoint, settings.device)
+        model = build_model(cfg, spec.checkpoint, settings.device, settings.channels_last)
         flops, flops_shape = count_flops(model, pack_images(images[:1])[0])
         params = sum(p.numel() for p in model.parameters())
     record = dict(name=name, config=spec.config, checkpoint=spec.checkpoint,

@@ -1,7 +1,10 @@
 """Every change mmpfcn makes to MMEngine and torch when it is imported.
 
 :func:`apply_runtime_patches` is called once, from ``mmpfcn/__init__.py``;
-no other module patches anything at import time. Each patch is idempotent:
+no other module patches anything at import time. (``mmpfcn/__init__.py`` also
+calls two installers that need the models: the inferencer's config check and,
+on a GPU machine with a CPU-only mmcv, the routing of mmcv's operators in
+:mod:`mmpfcn.models.layers.mmcv_cuda_fallbacks`.) Each patch is idempotent:
 
 - ``install_safe_checkpoint_loading`` (:mod:`.checkpoint_safety`): adds
   MMEngine's message-hub objects to torch's weights-only allow-list,

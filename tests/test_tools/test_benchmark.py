@@ -11,8 +11,9 @@ from typing import List
 
 import matplotlib.image
 import pytest
+import torch
 
-from mmpfcn.apis.benchmark import (FIGURES, PQ_KEYS, ModelSpec,
+from mmpfcn.apis.benchmark import (FIGURES, PQ_KEYS, ModelSpec, build_model,
                                    load_model_config)
 from projects.synthetic.synthetic_panoptic import generate_synthetic_panoptic
 
@@ -123,3 +124,26 @@ def test_load_config_applies_options_and_data_root_without_pretrained():
         '/data/elsewhere/annotations/panoptic_val2017.json',
         '/data/elsewhere/annotations/instances_val2017.json'
     ]
+
+
+def test_channels_last_model_has_nhwc_weights_and_the_same_outputs():
+    """``--channels-last`` converts every 4-d weight (the deformable
+    convolutions' too); the prediction does not change."""
+    cfg = load_model_config(PFCN)
+    torch.manual_seed(0)
+    default = build_model(cfg, None, 'cpu')
+    nhwc = build_model(cfg, None, 'cpu', channels_last=True)
+    nhwc.load_state_dict(default.state_dict())
+    weights = [p for p in nhwc.parameters() if p.dim() == 4]
+    assert weights and all(
+        p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+        for p in weights if p.shape[2:] != (1, 1))
+    inputs = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        expected = default(torch.stack([inputs[0]]) * 255, mode='tensor')
+        actual = nhwc(torch.stack([inputs[0]]) * 255, mode='tensor')
+    flat = [torch.as_tensor(t) for t in torch.utils._pytree.tree_leaves(expected)]
+    got = [torch.as_tensor(t) for t in torch.utils._pytree.tree_leaves(actual)]
+    assert len(flat) == len(got) > 0
+    for want, have in zip(flat, got):
+        torch.testing.assert_close(have, want, rtol=1e-4, atol=1e-4)

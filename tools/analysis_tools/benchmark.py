@@ -68,6 +68,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='cpu, cuda or cuda:N')
     parser.add_argument('--amp', action='store_true',
                         help='time under fp16 autocast (CUDA only)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='weights (and so activations) in NHWC memory '
+                        'format, as tensor-core convolutions prefer')
     parser.add_argument('--eval', action='store_true',
                         help='use the test split and report PQ / SQ / RQ')
     parser.add_argument('--data-root',
@@ -119,6 +122,7 @@ def describe_settings(settings: Settings) -> Dict[str, Any]:
         device=device,
         threads=torch.get_num_threads(),
         amp=settings.amp,
+        channels_last=settings.channels_last,
         shape=list(settings.shape),
         inputs='dataset (each config\'s test pipeline)'
         if settings.evaluate else 'synthetic (resized to shape)',
@@ -186,7 +190,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     settings = Settings(
         shape=tuple(args.shape), num_images=args.num_images,
         warmup=args.warmup, device=args.device, amp=args.amp,
-        evaluate=args.eval, data_root=args.data_root,
+        channels_last=args.channels_last, evaluate=args.eval, data_root=args.data_root,
         cfg_options=args.cfg_options)
     print(', '.join(f'{key}: {value}'
                     for key, value in describe_settings(settings).items()))

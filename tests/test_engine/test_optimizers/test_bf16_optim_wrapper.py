@@ -99,3 +99,19 @@ def test_train_amp_flag_picks_bf16_on_cpu(monkeypatch):
         monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
         cfg = train_tool.apply_train_args(Config.fromfile(CONFIG), args)
         assert cfg.optim_wrapper.type == expected
+
+
+def test_test_amp_flag_autocasts_the_test_loop():
+    """``tools/test.py --amp`` runs MMEngine's TestLoop under autocast (float16 on CUDA,
+    bfloat16 on a CPU); without it the loop stays float32."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'test_tool', osp.join(REPO_ROOT, 'tools', 'test.py'))
+    test_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_tool)
+    for amp in (True, False):
+        args = test_tool.argparse.Namespace(checkpoint='x.pth', show=False, show_dir=None,
+                                            amp=amp, tta=False)
+        cfg = test_tool.apply_test_args(Config.fromfile(CONFIG), args)
+        assert cfg.test_cfg.type == 'TestLoop'
+        assert cfg.test_cfg.get('fp16', False) is amp
