@@ -20,7 +20,8 @@
 #      torchvision (mmpfcn/models/layers/mmcv_cuda_fallbacks.py). The built wheel is kept in
 #      WHEEL_DIR (or pip's cache) and reused. MMCV_CUDA_OPS=1 builds mmcv's CUDA kernels instead
 #      (for this GPU's architecture only; tens of minutes).
-#   4. mmpfcn in develop mode, as scripts/install.sh does.
+#   4. mmpfcn as an editable install, with the repository root on the path (projects/), as
+#      scripts/install.sh's develop install has it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -34,13 +35,11 @@ start=$(date +%s)
        "on a CPU machine use scripts/install.sh" >&2
   exit 1
 }
-if [[ ! -x $VENV/bin/python ]]; then
-  "$PY" -m venv "$VENV"
-  # The machine's packages behind the venv's own, also where $PY is itself a venv's (whose
-  # packages --system-site-packages would not reach).
-  "$PY" -c 'import site; print("\n".join(site.getsitepackages()))' > \
-    "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/machine-site-packages.pth"
-fi
+[[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+# The machine's packages behind the venv's own, also where $PY is itself a venv's (whose
+# packages --system-site-packages would not reach).
+"$PY" -c 'import site; print("\n".join(site.getsitepackages()))' > "$SITE/machine-site-packages.pth"
 # The machine's Python's scripts (ninja: torch compiles extensions in parallel only with it).
 PATH="$VENV/bin:$(dirname "$(command -v "$PY")"):$PATH"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
@@ -72,9 +71,10 @@ if ! "$VENV/bin/python" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2
   rm -rf "$build"
 fi
 
-echo "[install_cuda] 3/3 mmpfcn (develop mode)"
-pip uninstall -y mmpfcn 2>/dev/null || true
-PYTHONWARNINGS=ignore "$VENV/bin/python" setup.py -q develop --no-deps
+echo "[install_cuda] 3/3 mmpfcn (editable), and the repository root on the path (for projects/)"
+# No build isolation: an isolated build would fetch setuptools, and the machine may be offline.
+pip install --no-deps --no-build-isolation -e .
+echo "$ROOT" > "$SITE/mmpfcn-repository-root.pth"
 "$VENV/bin/python" - <<'EOF'
 import mmcv, mmdet, torch
 import mmpfcn
