@@ -11,9 +11,10 @@
 #   3. parity with the authors' implementation on CUDA (tests/test_parity.py, the same segments
 #      as on the CPU);
 #   4. tools/analysis_tools/benchmark.py on CUDA, random weights, batch 1, CUDA-synchronised,
-#      warm-up excluded: Panoptic FCN R50 against MMDetection's Panoptic FPN R50 and Mask2Former
-#      R50, at 800x1333 and at the 512 test size (512x854), in float32 and in fp16 autocast, and
-#      fp16 channels-last at 800x1333. The tables go to TABLE (Markdown), the JSON beside it.
+#      10 warm-up runs, then NUM_IMAGES (30) timed ones: Panoptic FCN R50 against MMDetection's
+#      Panoptic FPN R50 and Mask2Former R50, at 800x1333 and at the 512 test size (512x854), in
+#      float32 and in fp16 autocast, and fp16 channels-last at 800x1333. The tables go to TABLE
+#      (Markdown), the JSON beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage='usage: bash tools/gpu_check.sh WHEEL_DIR TABLE'
@@ -21,7 +22,10 @@ WHEELS=${1:?$usage}
 TABLE=${2:?$usage}
 VENV=${MMPFCN_VENV:-$(pwd)/.venv-cuda}
 PY=$VENV/bin/python
-NUM_IMAGES=${NUM_IMAGES:-50}
+NUM_IMAGES=${NUM_IMAGES:-30}
+# Each benchmark run gets at most this many seconds, so that a slow one cannot take the tables
+# of the others with it.
+RUN_LIMIT=${RUN_LIMIT:-150}
 start=$(date +%s)
 stage() { echo "[gpu_check] $(( $(date +%s) - start )) s: $*"; }
 
@@ -55,7 +59,7 @@ run_benchmark() {  # title, then the tool's arguments
   shift
   name=$(echo "$title" | tr -c 'a-z0-9\n' '-')
   printf '\n## %s\n\n' "$title" >> "$TABLE"
-  "$PY" tools/analysis_tools/benchmark.py "$@" --device cuda --num-images "$NUM_IMAGES" \
+  timeout "$RUN_LIMIT" "$PY" tools/analysis_tools/benchmark.py "$@" --device cuda --num-images "$NUM_IMAGES" \
     --warmup 10 --work-dir "$(dirname "$TABLE")" --out-json "${TABLE%.*}-$name.json" \
     --out-png "${TABLE%.*}-$name.png" | sed -n '/^| /p' >> "$TABLE" || status=1
 }
