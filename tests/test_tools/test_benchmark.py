@@ -138,10 +138,9 @@ def test_channels_last_model_has_nhwc_weights_and_the_same_outputs():
     assert weights and all(
         p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
         for p in weights if p.shape[2:] != (1, 1))
-    inputs = torch.rand(1, 3, 64, 96)
+    inputs = torch.rand(1, 3, 64, 96) * 255
     with torch.no_grad():
-        expected = default(torch.stack([inputs[0]]) * 255, mode='tensor')
-        actual = nhwc(torch.stack([inputs[0]]) * 255, mode='tensor')
+        expected, actual = default(inputs, mode='tensor'), nhwc(inputs, mode='tensor')
     flat = [torch.as_tensor(t) for t in torch.utils._pytree.tree_leaves(expected)]
     got = [torch.as_tensor(t) for t in torch.utils._pytree.tree_leaves(actual)]
     assert len(flat) == len(got) > 0

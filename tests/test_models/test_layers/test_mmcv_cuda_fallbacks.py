@@ -42,21 +42,27 @@ def greedy_nms(boxes, scores, iou_threshold):
     return torch.tensor(keep, dtype=torch.long)
 
 
-@pytest.fixture
-def routed_cpu(monkeypatch):
-    """Route mmcv's operators on the CPU; every patched global is restored afterwards."""
+def route_on_cpu(monkeypatch, **torchvision_ops):
+    """Route mmcv's operators on the CPU, ``torchvision_ops`` standing in for
+    ``torchvision.ops``; every patched global is restored afterwards."""
     for module, name in PATCHED:
         monkeypatch.setattr(module, name, getattr(module, name))
+    ops = types.SimpleNamespace(**torchvision_ops)
+    monkeypatch.setitem(sys.modules, 'torchvision', types.SimpleNamespace(ops=ops))
+    monkeypatch.setitem(sys.modules, 'torchvision.ops', ops)
+    assert install_mmcv_cuda_fallbacks(devices=('cpu', ), force=True)
+
+
+@pytest.fixture
+def routed_cpu(monkeypatch):
+    """The routing with the greedy NMS and a ``roi_align`` that records its calls."""
     calls = []
 
     def roi_align(*args):
         calls.append(args)
         return torch.zeros(len(args[1]), args[0].shape[1], *args[2])
 
-    ops = types.SimpleNamespace(nms=greedy_nms, roi_align=roi_align)
-    monkeypatch.setitem(sys.modules, 'torchvision', types.SimpleNamespace(ops=ops))
-    monkeypatch.setitem(sys.modules, 'torchvision.ops', ops)
-    assert install_mmcv_cuda_fallbacks(devices=('cpu', ), force=True)
+    route_on_cpu(monkeypatch, nms=greedy_nms, roi_align=roi_align)
     return calls
 
 
@@ -85,8 +91,6 @@ def test_deformable_convolutions_equal_mmcv_kernels(layer, monkeypatch):
     x = torch.randn(2, 4, 9, 7, dtype=torch.float64, requires_grad=True)
     expected = conv(x)
     grads_expected = torch.autograd.grad(expected.sum(), [x, *conv.parameters()])
-    for module, name in PATCHED:
-        monkeypatch.setattr(module, name, getattr(module, name))
     calls = []
 
     def counted(*args):
@@ -95,7 +99,7 @@ def test_deformable_convolutions_equal_mmcv_kernels(layer, monkeypatch):
 
     sampled = mmcv_cuda_fallbacks.sampled_modulated_deform_conv2d
     monkeypatch.setattr(mmcv_cuda_fallbacks, 'sampled_modulated_deform_conv2d', counted)
-    install_mmcv_cuda_fallbacks(devices=('cpu', ), force=True)
+    route_on_cpu(monkeypatch)
     actual = conv(x)
     assert calls == [x.shape]  # the PyTorch path ran, not mmcv's kernel
     torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
@@ -117,12 +121,7 @@ def test_nms_equals_mmcv_kernel_also_with_its_offset(offset):
     boxes, scores = _boxes()
     expected_dets, expected = nms(boxes, scores, 0.3, offset=offset)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for module, name in PATCHED:
-            monkeypatch.setattr(module, name, getattr(module, name))
-        ops = types.SimpleNamespace(nms=greedy_nms)
-        monkeypatch.setitem(sys.modules, 'torchvision', types.SimpleNamespace(ops=ops))
-        monkeypatch.setitem(sys.modules, 'torchvision.ops', ops)
-        install_mmcv_cuda_fallbacks(devices=('cpu', ), force=True)
+        route_on_cpu(monkeypatch, nms=greedy_nms)
         dets, keep = nms(boxes, scores, 0.3, offset=offset)
         batched, batched_keep = batched_nms(boxes, scores, torch.arange(60) % 3,
                                             dict(type='nms', iou_threshold=0.3))
