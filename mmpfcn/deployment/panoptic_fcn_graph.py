@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..models.layers import grid_centers, position_prior
+
 
 class PanopticFCNGraph(nn.Module):
     """A :class:`~mmpfcn.models.PanopticFCN` (batch of one) whose every step
@@ -68,7 +70,7 @@ class PanopticFCNGraph(nn.Module):
 
     def thing_candidates(self, center_logits, kernel_feats) -> Dict[str, Tensor]:
         """``KernelFusion.thing_candidates`` with a fixed number per level."""
-        scores, labels, kernels = [], [], []
+        scores, labels, kernels, centers = [], [], [], []
         top_num = self.fusion.test_cfg.max_per_img // 2
         pool_sizes = self.fusion.test_cfg.center_pool_sizes
         for logits, feats, pool in zip(center_logits, kernel_feats, pool_sizes):
@@ -83,6 +85,7 @@ class PanopticFCNGraph(nn.Module):
             pos = index % (h * w)
             scores.append(score)
             labels.append(torch.div(index, h * w, rounding_mode='floor'))
+            centers.append(grid_centers(pos, h, w, 1.0))
             kernels.append(
                 torch.gather(feats.flatten(2), 2, pos[:, None].expand(-1, feats.shape[1], -1)))
         scores = torch.cat(scores, 1)
@@ -93,16 +96,21 @@ class PanopticFCNGraph(nn.Module):
         # which a non-finite value would not survive.
         kernels = torch.where(valid[:, :, None], torch.cat(kernels, 2).transpose(1, 2),
                               scores.new_zeros(()))
+        centers = torch.cat(centers, 1)
         return dict(
             scores=scores.gather(1, order),
             labels=torch.cat(labels, 1).gather(1, order),
             valid=valid.gather(1, order),
-            kernels=kernels.gather(1, order[..., None].expand(-1, -1, kernels.shape[-1])))
+            kernels=kernels.gather(1, order[..., None].expand(-1, -1, kernels.shape[-1])),
+            centers=centers.gather(1, order[..., None].expand(-1, -1, 3)))
 
-    def instances(self, things: Dict[str, Tensor], encode: Tensor) -> Tuple[Tensor, ...]:
+    def instances(self, things: Dict[str, Tensor], encode_feat: Tensor) -> Tuple[Tensor, ...]:
         """Stride-4 probabilities, labels and scores of the instances scoring at least
         ``instance_score_thr``, by descending score (``mask_probabilities`` on every row)."""
-        probs = torch.bmm(things['kernels'], encode).sigmoid()[0]
+        logits = torch.bmm(things['kernels'], encode_feat.flatten(2))
+        if 'prior_centers' in things:
+            logits = logits + position_prior(things['prior_centers'], encode_feat.shape[-2:])
+        probs = logits.sigmoid()[0]
         masks = probs > self.cfg.mask_thr
         inside = torch.where(masks, probs, probs.new_zeros(())).sum(-1)
         area = masks.to(probs.dtype).sum(-1)
@@ -130,17 +138,18 @@ class PanopticFCNGraph(nn.Module):
         if model.test_views:  # test-time views (flip, extra scales): a static export only
             center_logits, region_logits = model.average_views(inputs, center_logits,
                                                                region_logits)
-        kernel_head = model.kernel_generator.kernel_head
+        kernel_generator = model.kernel_generator
+        kernel_head = kernel_generator.kernel_head
         things = self.thing_candidates(center_logits, kernel_feats)
         things = self.fusion.fuse_thing_kernels(
             kernel_head.embed_things(things['kernels']), things['labels'], things['scores'],
-            things['valid'])
+            things['valid'], kernel_generator.prior_centers(things['centers']))
         stuff = self.fusion.stuff_candidates(region_logits, kernel_feats)
         stuff = self.fusion.fuse_stuff_kernels(
             kernel_head.embed_stuff(stuff['kernels']), stuff['scores'], stuff['valid'])
         feat_h, feat_w = encode_feat.shape[-2:]
         encode = encode_feat.flatten(2)
-        probs, labels, scores = self.instances(things, encode)
+        probs, labels, scores = self.instances(things, encode_feat)
         masks = self.upsample(probs.reshape(-1, feat_h, feat_w), height, width) > self.cfg.mask_thr
         stuff_probs = torch.bmm(stuff['kernels'], encode).sigmoid()
         head = model.panoptic_fusion_head

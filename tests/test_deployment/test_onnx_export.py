@@ -20,6 +20,7 @@ from mmengine.runner import load_checkpoint
 import mmpfcn  # noqa: F401  (registers the model)
 from mmpfcn.deployment import (OnnxModelError, OnnxPanopticFCN, OnnxPanopticRunner,
                                export_onnx, pipeline_resize, quantize_onnx, read_settings)
+from mmpfcn.deployment.panoptic_fcn_graph import PanopticFCNGraph
 from mmpfcn.deployment.parity import compare_with_pytorch
 from projects.synthetic.synthetic_panoptic import (SYNTHETIC_METAINFO,
                                                    generate_synthetic_panoptic)
@@ -29,9 +30,10 @@ REFERENCE = osp.join(ROOT, 'tests', 'data', 'panopticfcn_reference')
 TINY_CONFIG = osp.join(ROOT, 'tests', 'data', 'configs', 'tiny_panoptic_fcn.py')
 
 
-def tiny_model(seed: int = 0):
+def tiny_model(seed: int = 0, **kernel_generator):
     init_default_scope('mmdet')
     cfg = Config.fromfile(TINY_CONFIG)
+    cfg.model.kernel_generator.update(kernel_generator)
     torch.manual_seed(seed)
     return MODELS.build(cfg.model).eval(), cfg
 
@@ -103,6 +105,21 @@ def test_dynamic_shape_export_follows_pytorch_at_two_sizes(tmp_path):
     for shape in ((64, 96), (90, 48)):
         image = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
         assert_follows_pytorch(compare_with_pytorch(model, runner, image))
+
+
+def test_position_prior_exports_and_follows_pytorch(tmp_path):
+    model, _ = tiny_model(position_prior_sigma=1.5)
+    onnx_file = str(tmp_path / 'prior.onnx')
+    export_onnx(model, onnx_file, (64, 96))
+    image = np.random.default_rng(1).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    runner = OnnxPanopticRunner(onnx_file, num_threads=2)
+    assert_follows_pytorch(compare_with_pytorch(model, runner, image))
+    # The prior is in the graph: the same weights without it give other masks.
+    plain = tiny_model(position_prior_sigma=None)[0]
+    with torch.no_grad():
+        inputs = torch.from_numpy(image).permute(2, 0, 1)[None]
+        masks = [PanopticFCNGraph(m)(inputs)[0] for m in (model, plain)]
+    assert masks[0].shape != masks[1].shape or not torch.equal(*masks)
 
 
 def briefly_trained_model(root: str):

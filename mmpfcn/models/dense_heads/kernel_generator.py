@@ -1,5 +1,5 @@
 """Kernel generator of Panoptic FCN: position head, kernel head, targets and losses."""
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +9,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..layers import per_image_matmul, pool_region_kernels
+from ..layers import grid_centers, per_image_matmul, pool_region_kernels, position_prior
 from ..utils import with_class_counts
 
 # Parameter names of mmpfcn checkpoints written before the position and kernel heads became
@@ -54,6 +54,11 @@ class KernelGenerator(BaseModule):
         loss_region (dict): Focal loss of stuff regions.
         loss_thing_mask (dict): Weighted dice loss of thing masks.
         loss_stuff_mask (dict): Dice loss of stuff masks.
+        position_prior_sigma (float, optional): Not in the paper: each thing
+            mask's logits get a Gaussian prior around the position its kernel
+            was taken at (:func:`position_prior`), with this sigma in cells of
+            the kernel's level, in training and inference alike. None (the
+            paper): no prior.
         train_cfg (dict, optional): Unused; MMDet's head interface.
         test_cfg (dict, optional): Inference settings, passed to the kernel fusion.
     """
@@ -75,6 +80,7 @@ class KernelGenerator(BaseModule):
                      reduction='sum', loss_weight=1.0),
                  loss_thing_mask: ConfigType = dict(type='WeightedDiceLoss', loss_weight=3.0),
                  loss_stuff_mask: ConfigType = dict(type='WeightedDiceLoss', loss_weight=3.0),
+                 position_prior_sigma: Optional[float] = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -83,6 +89,10 @@ class KernelGenerator(BaseModule):
         self.num_stuff_classes = num_stuff_classes
         self.in_indices = tuple(in_indices)
         self.num_positives = num_positives
+        if position_prior_sigma is not None and not position_prior_sigma > 0:
+            raise ValueError('KernelGenerator: position_prior_sigma must be positive or None, '
+                             f'got {position_prior_sigma}')
+        self.position_prior_sigma = position_prior_sigma
         classes = dict(num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes)
         self.position_head = MODELS.build(
             with_class_counts(position_head, 'kernel_generator.position_head', **classes))
@@ -154,10 +164,14 @@ class KernelGenerator(BaseModule):
             for r, t in zip(region_logits, targets['region_targets']))
 
         encode = encode_feat.flatten(2)
-        thing_kernels, thing_weights = self._thing_kernels(center_logits, kernel_feats, targets)
+        thing_kernels, thing_weights, thing_centers = self._thing_kernels(
+            center_logits, kernel_feats, targets)
         if num_assign:
             thing_logits = per_image_matmul(
                 self.kernel_head.embed_things(thing_kernels), targets['assign_img'], encode)
+            if self.position_prior_sigma is not None:
+                thing_logits = thing_logits + position_prior(thing_centers,
+                                                             encode_feat.shape[-2:])
             thing_targets = targets['inst_masks'][targets['assign_inst']].flatten(1)
             loss_thing_mask = self.loss_thing_mask(
                 thing_logits, thing_targets, thing_weights, avg_factor=norm)
@@ -181,18 +195,22 @@ class KernelGenerator(BaseModule):
             loss_stuff_mask=loss_stuff_mask)
 
     def _thing_kernels(self, center_logits: List[Tensor], kernel_feats: List[Tensor],
-                       targets: dict) -> Tuple[Tensor, Tensor]:
+                       targets: dict) -> Tuple[Tensor, Tensor, Tensor]:
         """Kernels at the top-k centre-scored positions inside each assigned instance.
 
-        Returns ``(A, k, C)`` kernels and their ``(A, k)`` centre scores, which
+        Returns ``(A, k, C)`` kernels, their ``(A, k)`` centre scores, which
         weight the dice loss (gradients flow through them, as in the authors'
-        implementation).
+        implementation), and the ``(A, k, 3)`` :func:`grid_centers` of their
+        positions with ``position_prior_sigma`` (zero sigma for padding, and
+        without a prior).
         """
         assign_level = targets['assign_level']
         num_assign = len(assign_level)
         channels = kernel_feats[0].shape[1]
         kernels = kernel_feats[0].new_zeros((num_assign, self.num_positives, channels))
         weights = center_logits[0].new_zeros((num_assign, self.num_positives))
+        prior_centers = center_logits[0].new_zeros((num_assign, self.num_positives, 3))
+        sigma = self.position_prior_sigma or 0.0
         for level, (centers, feats) in enumerate(zip(center_logits, kernel_feats)):
             sel = torch.nonzero(assign_level == level, as_tuple=True)[0]
             if not len(sel):
@@ -209,7 +227,9 @@ class KernelGenerator(BaseModule):
             kernels = kernels.index_put(
                 (sel, ), F.pad(level_kernels, (0, 0, 0, self.num_positives - k)))
             weights = weights.index_put((sel, ), F.pad(values, (0, self.num_positives - k)))
-        return kernels, weights
+            prior_centers = prior_centers.index_put(
+                (sel, ), F.pad(grid_centers(index, h, w, sigma), (0, 0, 0, self.num_positives - k)))
+        return kernels, weights, prior_centers
 
     def _stuff_kernels(self, kernel_feats: List[Tensor],
                        targets: dict) -> Tuple[Tensor, Tensor, Tensor]:
@@ -233,17 +253,26 @@ class KernelGenerator(BaseModule):
 
         Returns ``things`` (``kernels`` ``(B, N, Ce)``, ``labels``, ``scores``,
         ``valid`` ``(B, N)``, survivors first in score order) and ``stuff``
-        (``kernels`` ``(B, 1+S, Ce)``, ``scores``, ``valid`` ``(B, 1+S)``).
+        (``kernels`` ``(B, 1+S, Ce)``, ``scores``, ``valid`` ``(B, 1+S)``). With
+        ``position_prior_sigma``, ``things`` also has the ``(B, N, 3)``
+        ``prior_centers`` of the surviving kernels, for :func:`position_prior`.
         """
         fusion = self.kernel_fusion
         things = fusion.thing_candidates(center_logits, kernel_feats)
         things = fusion.fuse_thing_kernels(
             self.kernel_head.embed_things(things['kernels']), things['labels'], things['scores'],
-            things['valid'])
+            things['valid'], self.prior_centers(things['centers']))
         stuff = fusion.stuff_candidates(region_logits, kernel_feats)
         stuff = fusion.fuse_stuff_kernels(
             self.kernel_head.embed_stuff(stuff['kernels']), stuff['scores'], stuff['valid'])
         return things, stuff
+
+    def prior_centers(self, centers: Tensor) -> Optional[Tensor]:
+        """The candidates' ``(..., 3)`` centres (one-cell sigma) with ``position_prior_sigma``;
+        None without a prior."""
+        if self.position_prior_sigma is None:
+            return None
+        return centers * centers.new_tensor([1.0, 1.0, self.position_prior_sigma])
 
     def predict(self, feats: Tuple[Tensor, ...],
                 batch_data_samples: SampleList) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:

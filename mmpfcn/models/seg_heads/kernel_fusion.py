@@ -1,5 +1,5 @@
 """Thing and stuff candidates of Panoptic FCN and the fusion of their kernels."""
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,7 @@ from mmdet.utils import OptConfigType
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..layers import max_pool3x3, pool_region_kernels
+from ..layers import grid_centers, max_pool3x3, pool_region_kernels
 from ..utils.test_cfg import own_test_cfg
 
 
@@ -56,13 +56,15 @@ class KernelFusion(BaseModule):
         """Centre peaks of all levels, sorted by score per image.
 
         Returns ``scores``, ``labels``, ``valid`` ``(B, N)``, ``kernels``
-        ``(B, N, C)`` and, for inspection, ``levels`` and flat ``positions``.
+        ``(B, N, C)``, the ``(B, N, 3)`` :func:`grid_centers` of their
+        positions (sigma one cell) and, for inspection, ``levels`` and flat
+        ``positions``.
         """
         pool_sizes = self.test_cfg.center_pool_sizes
         if len(center_logits) != len(pool_sizes):
             raise ValueError(f'KernelFusion: {len(pool_sizes)} test_cfg.center_pool_sizes for '
                              f'{len(center_logits)} levels')
-        scores, labels, kernels, levels, positions = [], [], [], [], []
+        scores, labels, kernels, levels, positions, centers = [], [], [], [], [], []
         for level, (logits, feats, pool) in enumerate(zip(center_logits, kernel_feats, pool_sizes)):
             num_imgs, _, h, w = logits.shape
             heat = logits.sigmoid()
@@ -75,6 +77,7 @@ class KernelFusion(BaseModule):
             labels.append(torch.div(index, h * w, rounding_mode='floor'))
             positions.append(pos)
             levels.append(torch.full_like(pos, level))
+            centers.append(grid_centers(pos, h, w, 1.0))
             kernels.append(
                 torch.gather(feats.flatten(2), 2, pos[:, None].expand(-1, feats.shape[1], -1)))
         scores = torch.cat(scores, 1)
@@ -82,12 +85,14 @@ class KernelFusion(BaseModule):
         order = torch.argsort(
             torch.where(valid, scores, scores.new_tensor(-1.0)), dim=1, descending=True)
         kernels = torch.cat(kernels, 2).transpose(1, 2)
+        centers = torch.cat(centers, 1)
         return dict(
             scores=scores.gather(1, order),
             labels=torch.cat(labels, 1).gather(1, order),
             valid=valid.gather(1, order),
             levels=torch.cat(levels, 1).gather(1, order),
             positions=torch.cat(positions, 1).gather(1, order),
+            centers=centers.gather(1, order[..., None].expand(-1, -1, 3)),
             kernels=kernels.gather(1, order[..., None].expand(-1, -1, kernels.shape[-1])))
 
     def stuff_candidates(self, region_logits: List[Tensor],
@@ -110,14 +115,15 @@ class KernelFusion(BaseModule):
         return dict(scores=torch.stack(scores, 1), valid=torch.stack(valid, 1),
                     kernels=torch.stack(kernels, 1))
 
-    def fuse_thing_kernels(self, kernels: Tensor, labels: Tensor, scores: Tensor,
-                           valid: Tensor) -> Dict[str, Tensor]:
+    def fuse_thing_kernels(self, kernels: Tensor, labels: Tensor, scores: Tensor, valid: Tensor,
+                           prior_centers: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Average same-class kernels with cosine similarity >= ``test_cfg.similarity_thr``.
 
         Candidates are in descending score order. ``A[i, j]`` links ``i <= j``;
         ``j`` survives iff no earlier candidate links to it, and each survivor
-        ``i`` averages every ``j`` whose first link is ``i``. Class and score
-        are those of the survivor. Output keeps the order of the survivors.
+        ``i`` averages every ``j`` whose first link is ``i``. Class, score and
+        (given ``(B, N, 3)`` ``prior_centers``) prior centre are those of the
+        survivor. Output keeps the order of the survivors.
         """
         # Index comparisons rather than triu / diagonal / a stable sort, which ONNX lacks for bool.
         num = kernels.shape[1]
@@ -133,11 +139,15 @@ class KernelFusion(BaseModule):
         fused = torch.bmm(members, kernels) / members.sum(-1, keepdim=True).clamp(min=1)
         # Survivors first, each group in its order (unique keys: any sort keeps that order).
         order = torch.argsort((~keep).long() * num + rank, dim=1)
-        return dict(
+        fused_things = dict(
             kernels=fused.gather(1, order[..., None].expand(-1, -1, fused.shape[-1])),
             labels=labels.gather(1, order),
             scores=scores.gather(1, order),
             valid=keep.gather(1, order))
+        if prior_centers is not None:
+            fused_things['prior_centers'] = prior_centers.gather(
+                1, order[..., None].expand(-1, -1, prior_centers.shape[-1]))
+        return fused_things
 
     @staticmethod
     def fuse_stuff_kernels(kernels: Tensor, scores: Tensor, valid: Tensor) -> Dict[str, Tensor]:

@@ -119,3 +119,43 @@ def test_class_counts_given_twice_must_agree():
                        r'disagrees with num_things_classes=3'):
         MODELS.build(dict(type='KernelGenerator', num_things_classes=3, num_stuff_classes=2,
                           position_head=dict(type='PositionHead', num_things_classes=4)))
+
+
+def test_position_prior_is_trained_and_predicted_from_the_kernels_positions():
+    with pytest.raises(ValueError, match='position_prior_sigma must be positive'):
+        build(position_prior_sigma=0.0)
+    plain, prior = build().train(), build(position_prior_sigma=2.0).train()
+    encode = torch.randn(1, 8, SIZE // 4, SIZE // 4, requires_grad=True)
+    losses = prior.loss(feats(1), encode, [sample()])
+    assert all(torch.isfinite(v) for v in losses.values())
+    # Same weights, same positions: only the thing masks change.
+    without = plain.loss(feats(1), encode, [sample()])
+    assert losses['loss_center'] == without['loss_center']
+    assert losses['loss_thing_mask'] != without['loss_thing_mask']
+    losses['loss_thing_mask'].backward()
+    assert prior.kernel_head.thing_embed.weight.grad.abs().sum() > 0
+
+    targets = prior.target_generator([sample().gt_instances], sample().gt_sem_seg.sem_seg,
+                                     (SIZE, SIZE), [(16 // 2**i, ) * 2 for i in range(5)],
+                                     (SIZE // 4, SIZE // 4))
+    center_logits, _, kernel_feats = prior(feats(1))
+    _, weights, centers = prior._thing_kernels(center_logits, kernel_feats, targets)
+    # The thing (x 24-72, y 20-60 of 128) sits on P3 and P4 (grids of 16 and 8 cells); every
+    # kept position is within a cell of its box, and sigma is 2 cells of its level.
+    kept = weights > 0
+    cell = centers[..., 2] / 2
+    assert kept.any()
+    assert ((centers[..., 0] > 24 / SIZE - cell) & (centers[..., 0] < 72 / SIZE + cell))[kept].all()
+    assert ((centers[..., 1] > 20 / SIZE - cell) & (centers[..., 1] < 60 / SIZE + cell))[kept].all()
+    torch.testing.assert_close(centers[..., 2][kept].unique().sort().values,
+                               torch.tensor([2 / 16, 2 / 8]))
+
+    prior.eval()
+    with torch.no_grad():
+        things, _ = prior.predict_by_feat(*prior(feats()))
+        plain_things, _ = plain.eval().predict_by_feat(*plain(feats()))
+    assert 'prior_centers' not in plain_things
+    assert things['prior_centers'].shape == (*things['scores'].shape, 3)
+    # Survivors' sigmas are 2 cells of P3-P7 (16 to 1 cells wide).
+    sigmas = things['prior_centers'][..., 2][things['valid']]
+    assert set(sigmas.mul(16).round().tolist()) <= {2.0, 4.0, 8.0, 16.0, 32.0}

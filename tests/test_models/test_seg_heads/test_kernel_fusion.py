@@ -94,3 +94,22 @@ def test_settings_come_from_test_cfg_with_the_papers_defaults():
     with pytest.raises(ValueError, match='1 test_cfg.center_pool_sizes for 2 levels'):
         build_fusion(center_pool_sizes=(3, )).thing_candidates([torch.zeros(1, 1, 2, 2)] * 2,
                                                               [torch.zeros(1, 1, 2, 2)] * 2)
+
+
+def test_candidates_carry_their_centres_and_survivors_keep_their_own():
+    fusion = build_fusion(max_per_img=4, center_pool_sizes=(3, ))
+    logits = torch.full((1, 1, 4, 4), -10.0)
+    logits[0, 0, 1, 2] = 5.0  # one peak at (row 1, col 2)
+    things = fusion.thing_candidates([logits], [torch.randn(1, 3, 4, 4)])
+    torch.testing.assert_close(things['centers'][0, 0], torch.tensor([2.5 / 4, 1.5 / 4, 0.25]))
+
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    centers = torch.tensor([[[0.1, 0.1, 0.1], [0.2, 0.2, 0.2], [0.3, 0.3, 0.3]]])
+    out = fusion.fuse_thing_kernels(torch.stack([a, a, b])[None], torch.zeros(1, 3, dtype=torch.long),
+                                    torch.tensor([[0.9, 0.8, 0.7]]),
+                                    torch.ones(1, 3, dtype=torch.bool), centers)
+    assert out['valid'].tolist() == [[True, True, False]]
+    torch.testing.assert_close(out['prior_centers'][0, :2], centers[0, [0, 2]])
+    assert 'prior_centers' not in fusion.fuse_thing_kernels(
+        torch.stack([a, b])[None], torch.zeros(1, 2, dtype=torch.long), torch.ones(1, 2),
+        torch.ones(1, 2, dtype=torch.bool))

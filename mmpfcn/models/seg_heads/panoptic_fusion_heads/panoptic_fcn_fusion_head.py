@@ -12,6 +12,7 @@ from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from ....utils.memory import available_memory
+from ...layers import position_prior
 from ...utils import masks_to_boxes, region_argmax, threshold_masks
 from ...utils.test_cfg import own_test_cfg
 
@@ -97,7 +98,9 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
                            encode_feat: Tensor) -> Dict[str, Tensor]:
         """Stride-4 mask probabilities of the fused kernels and the re-scored instance order.
 
-        An instance's score is its centre score times the mean probability
+        Thing kernels that come with ``prior_centers`` (the kernel generator's
+        ``position_prior_sigma``) get the :func:`position_prior` on their
+        logits. An instance's score is its centre score times the mean probability
         inside its mask (> ``mask_thr``), computed only for the leading rows
         that hold a surviving kernel in some image (survivors come first), in
         blocks of rows. Returns ``thing_probs`` ``(B, N, HW)``, ``order``
@@ -109,7 +112,10 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
         encode = encode_feat.flatten(2)
         # Whole products and sigmoids, in place: the rounding of a matmul may depend on its number
         # of rows, and a vectorised sigmoid's on where the array ends.
-        thing_probs = torch.bmm(things['kernels'], encode).sigmoid_()
+        thing_logits = torch.bmm(things['kernels'], encode)
+        if 'prior_centers' in things:
+            thing_logits += position_prior(things['prior_centers'], encode_feat.shape[-2:])
+        thing_probs = thing_logits.sigmoid_()
         stuff_probs = torch.bmm(stuff['kernels'], encode).sigmoid_()
         num_imgs, num_kernels = things['scores'].shape
         num_valid = int(things['valid'].sum(1).max()) if things['valid'].numel() else 0

@@ -236,3 +236,17 @@ def test_panoptic_postprocess_equals_pixel_set_placement(seed):
     assert torch.equal(result['sem_results'].sem_seg[0], sem)
     assert torch.equal(result['ins_results'].bboxes, masks_to_boxes(masks))  # tested in test_mask_resize
     assert torch.equal(result['ins_results'].masks, masks)
+
+
+def test_kernels_with_prior_centres_get_the_position_prior():
+    head = build_head(max_per_img=2, mask_thr=0.3)
+    encode = torch.zeros(1, 2, 4, 4)
+    # A zero kernel: its probabilities are the sigmoid of the prior alone, 0.5 at its centre
+    # (pixel row 1, col 2 of the 4 x 4 map) and falling with the distance.
+    things = dict(kernels=torch.zeros(1, 1, 2), labels=torch.tensor([[0]]),
+                  scores=torch.tensor([[0.9]]), valid=torch.tensor([[True]]),
+                  prior_centers=torch.tensor([[[2.5 / 4, 1.5 / 4, 0.25]]]))
+    probs = head.mask_probabilities(things, dict(kernels=torch.zeros(1, 3, 2)), encode)
+    ys, xs = torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing='ij')
+    expected = (-((ys - 1) ** 2 + (xs - 2) ** 2) / 2).sigmoid()
+    torch.testing.assert_close(probs['thing_probs'][0, 0].reshape(4, 4), expected)
