@@ -145,7 +145,9 @@ def test_candidates_match(run):
 
 def test_embedded_and_fused_kernels_match(run):
     rec, ref = run['rec'], run['ref']
-    (kernels, labels, scores, valid), fused = rec['fuse_thing_kernels']
+    # The paper's model has no position prior: no prior centres go into the fusion.
+    (kernels, labels, scores, valid, prior_centers), fused = rec['fuse_thing_kernels']
+    assert prior_centers is None and 'prior_centers' not in fused
     v = valid[0]
     assert_close('thing_kernels_embed', kernels[0][v], ref['thing_kernels_embed'])
     np.testing.assert_array_equal(labels[0][v].numpy(), ref['thing_kernels_embed_class'])
